@@ -1,0 +1,25 @@
+"""keras-gan-stable: stable GAN training in the ordinary Keras 3 workflow."""
+
+from keras_gan_stable.version import __version__
+from keras_gan_stable import losses
+from keras_gan_stable import penalties
+from keras_gan_stable.losses import GANLoss
+from keras_gan_stable.penalties import GradientPenalty
+from keras_gan_stable.models.gan import GAN
+from keras_gan_stable.models.gan_optimizer import GANOptimizer
+from keras_gan_stable.layers.power_iteration import power_iteration_updates
+from keras_gan_stable.architectures.dcgan import dcgan_discriminator
+from keras_gan_stable.architectures.dcgan import dcgan_generator
+
+__all__ = [
+    "__version__",
+    "GAN",
+    "GANLoss",
+    "GANOptimizer",
+    "GradientPenalty",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "losses",
+    "penalties",
+    "power_iteration_updates",
+]

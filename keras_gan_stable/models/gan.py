@@ -1,0 +1,618 @@
+"""The `GAN` model: a `keras.Model` whose `train_step` trains G and D."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from keras_gan_stable import backend as gan_backend
+from keras_gan_stable import losses as losses_module
+from keras_gan_stable import penalties as penalties_module
+from keras_gan_stable.layers.power_iteration import power_iteration_updates
+from keras_gan_stable.models.gan_optimizer import GANOptimizer
+
+
+def _default_optimizer():
+    return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)
+
+
+def _static_shape(model, which):
+    tensors = getattr(model, which + "s", None)
+    try:
+        if tensors:
+            return [tuple(t.shape) for t in tensors]
+    except (AttributeError, ValueError):
+        pass
+    return None
+
+
+def _has_batch_norm(model):
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            return True
+    return False
+
+
+@keras.saving.register_keras_serializable(package="keras_gan_stable")
+class GAN(gan_backend.GANTrainer, keras.Model):
+    """A generative adversarial network trained with `fit()`.
+
+    The model holds a generator and a discriminator. Each `train_step` makes
+    `n_critic` discriminator updates, each on its own slice of the incoming
+    batch, then one generator update. With `n_critic = k` the batch given to
+    `fit()` therefore holds `k * B` real images, and each D update sees `B`
+    of them (`B = batch_size // k`); the G update draws `B` latent vectors.
+    One epoch shows every real image to D once and makes
+    `len(data) // (k * B)` generator updates.
+
+    Calling the model maps latent vectors (and labels, when conditional) to
+    images, so `predict(z)` and `generate(n, seed)` sample; `evaluate(data)`
+    reports the losses on real data without updating anything.
+
+    Batches may be images, `(images, labels)`, or a dict with `"images"` and
+    optionally `"labels"`, `"z"` (`[k * B, latent_dim]`, the D-step noise),
+    `"z_g"` (`[B, latent_dim]`, the G-step noise) and `"eps"` (`[k * B]`,
+    interpolation weights): injected values replace the model's own random
+    draws, which makes a step reproducible across backends and replicas.
+
+    Args:
+        generator: `keras.Model` mapping `z` `[N, latent_dim]` (or
+            `[z, labels]` when `num_classes` is set) to images.
+        discriminator: `keras.Model` mapping images (or `[images, labels]`)
+            to logits `[N]` or `[N, 1]`.
+        latent_dim: int. Size of the latent vector.
+        num_classes: int or `None`. Number of classes for class-conditional
+            training; labels then come from the data. Defaults to `None`.
+        seed: int or `None`. Seed of the model's noise stream. Defaults to
+            `None`.
+
+    >>> gan = GAN(generator, discriminator, latent_dim=128)
+    >>> gan.compile(loss="hinge", penalty="r1", penalty_weight=1.0)
+    >>> gan.fit(images, batch_size=64, epochs=10)
+
+    Reference:
+        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, num_classes=None,
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        for name, net in (("generator", generator),
+                          ("discriminator", discriminator)):
+            if not isinstance(net, keras.layers.Layer):
+                raise ValueError(
+                    f"`{name}` should be a Keras model or layer. Received: "
+                    f"`{name}={net!r}` of type {type(net).__name__}."
+                )
+        try:
+            latent_dim = int(latent_dim)
+        except (TypeError, ValueError):
+            latent_dim = -1
+        if latent_dim < 1:
+            raise ValueError(
+                "`latent_dim` should be a positive integer. Received: "
+                f"`latent_dim={latent_dim}`"
+            )
+        if num_classes is not None and int(num_classes) < 2:
+            raise ValueError(
+                "`num_classes` should be None (unconditional) or >= 2. "
+                f"Received: `num_classes={num_classes}`"
+            )
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.image_shape = self._check_networks()
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.penalty_trackers = {}
+        self.built = True
+
+    # ------------------------------------------------------------------ #
+    # Construction checks
+    # ------------------------------------------------------------------ #
+    def _check_networks(self):
+        """Checks that G's output fits D's input; returns the image shape."""
+        d_in = _static_shape(self.discriminator, "input")
+        g_in = _static_shape(self.generator, "input")
+        g_out = _static_shape(self.generator, "output")
+        n_inputs = 2 if self.num_classes else 1
+        for name, shapes in (("generator", g_in), ("discriminator", d_in)):
+            if shapes is not None and len(shapes) != n_inputs:
+                what = ("[inputs, labels]" if self.num_classes
+                        else "a single input")
+                raise ValueError(
+                    f"The {name} has {len(shapes)} inputs {shapes}, but a "
+                    f"GAN with `num_classes={self.num_classes}` calls it with "
+                    f"{what}. Build a {name} that takes {what}."
+                )
+        if g_in is not None and g_in[0][-1] not in (None, self.latent_dim):
+            raise ValueError(
+                f"The generator takes latent vectors of size {g_in[0][-1]}, "
+                f"but `latent_dim={self.latent_dim}`. Pass the generator's "
+                "latent size as `latent_dim`."
+            )
+        image_shape = None
+        if d_in is not None:
+            image_shape = tuple(d_in[0][1:])
+        if g_out is not None:
+            g_shape = tuple(g_out[0][1:])
+            if image_shape is not None and g_shape != image_shape:
+                raise ValueError(
+                    f"The generator's output shape {g_shape} differs from the "
+                    f"discriminator's input shape {image_shape}. Make the "
+                    "generator produce images of the discriminator's input "
+                    "shape (height, width, channels)."
+                )
+            image_shape = image_shape or g_shape
+        return image_shape
+
+    # ------------------------------------------------------------------ #
+    # Compile
+    # ------------------------------------------------------------------ #
+    def compile(self, d_optimizer=None, g_optimizer=None,
+                loss="non_saturating", penalty=None, penalty_weight=None,
+                penalty_target=None, n_critic=1, weight_clip=None, drift=0.0,
+                label_smoothing=0.0, steps_per_execution=1, jit_compile="auto",
+                run_eagerly=False, **kwargs):
+        """Configures the GAN objective and optimizers.
+
+        Args:
+            d_optimizer: discriminator optimizer (instance, name or config).
+                Defaults to Adam(2e-4, beta_1=0.5), the DCGAN setting.
+            g_optimizer: generator optimizer. Same default. Different
+                learning rates give TTUR (Heusel et al. 2017).
+            loss: str or `GANLoss`. One of `"minimax"`, `"non_saturating"`,
+                `"wasserstein"`, `"hinge"`, `"least_squares"`. Defaults to
+                `"non_saturating"`.
+            penalty: str, `GradientPenalty`, list of them, or `None`: `"gp"`
+                (two-sided WGAN-GP), `"gp_one_sided"`, `"r1"`, `"r2"`.
+            penalty_weight: float. Weight of a penalty given by name (lambda
+                for GP, gamma for R1/R2). Defaults to `10.0`.
+            penalty_target: float. Target norm of the GP penalties.
+                Defaults to `1.0`.
+            n_critic: int. Discriminator updates per generator update.
+                Defaults to `1`.
+            weight_clip: float or `None`. Clip every discriminator weight to
+                `[-c, c]` after each D update (the original WGAN uses 0.01).
+            drift: float. ProGAN's drift term `drift * D(real)^2` in the D loss
+                (ProGAN uses 0.001). Defaults to `0.0`.
+            label_smoothing: float. One-sided label smoothing of the real
+                target of the cross-entropy and least-squares losses.
+        """
+        if kwargs.get("optimizer") is not None or kwargs.get("loss_weights"):
+            raise ValueError(
+                "GAN.compile() takes `d_optimizer` and `g_optimizer`, not "
+                f"`optimizer`. Received: optimizer={kwargs.get('optimizer')!r}"
+            )
+        for key in ("metrics", "weighted_metrics", "loss_weights", "optimizer"):
+            kwargs.pop(key, None)
+        if kwargs:
+            raise ValueError(
+                f"Unknown arguments to GAN.compile(): {sorted(kwargs)}. See "
+                "`help(GAN.compile)` for the accepted arguments."
+            )
+        if isinstance(n_critic, bool) or not isinstance(
+                n_critic, (int, np.integer)) or n_critic < 1:
+            raise ValueError(
+                "`n_critic` should be an integer >= 1 (discriminator updates "
+                f"per generator update). Received: `n_critic={n_critic!r}`"
+            )
+        if weight_clip is not None and not float(weight_clip) > 0:
+            raise ValueError(
+                "`weight_clip` should be a positive number or None. "
+                f"Received: `weight_clip={weight_clip!r}`"
+            )
+        if not float(drift) >= 0:
+            raise ValueError(
+                f"`drift` should be >= 0. Received: `drift={drift!r}`"
+            )
+        self.loss_fn = losses_module.get(loss, label_smoothing=label_smoothing)
+        if label_smoothing and not self.loss_fn.label_smoothing:
+            self.loss_fn.label_smoothing = float(label_smoothing)
+        self.penalties = penalties_module.get(
+            penalty, weight=penalty_weight, target=penalty_target)
+        kinds = [p.kind for p in self.penalties]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(
+                f"Each penalty kind may appear once. Received: {kinds}"
+            )
+        if self.penalties and _has_batch_norm(self.discriminator):
+            raise ValueError(
+                "A gradient penalty needs per-sample input gradients, but the "
+                "discriminator contains BatchNormalization, which mixes the "
+                "samples of a batch. Use keras.layers.LayerNormalization (as "
+                "WGAN-GP does), GroupNormalization, spectral normalisation, or "
+                f"no normalisation in the discriminator. Received: "
+                f"penalty={kinds}."
+            )
+        self.n_critic = int(n_critic)
+        self.weight_clip = None if weight_clip is None else float(weight_clip)
+        self.drift = float(drift)
+        self.d_optimizer = keras.optimizers.get(
+            d_optimizer if d_optimizer is not None else _default_optimizer())
+        self.g_optimizer = keras.optimizers.get(
+            g_optimizer if g_optimizer is not None else _default_optimizer())
+        gan_optimizer = GANOptimizer(self.d_optimizer, self.g_optimizer)
+        gan_optimizer.set_variable_roles(
+            self.discriminator.trainable_variables,
+            self.generator.trainable_variables)
+        self.penalty_trackers = {
+            p.kind: keras.metrics.Mean(name=p.kind) for p in self.penalties
+        }
+        super().compile(
+            optimizer=gan_optimizer,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+        )
+        self._gan_compile_args = {
+            "loss": self.loss_fn.name,
+            "label_smoothing": self.loss_fn.label_smoothing,
+            "penalty": [p.get_config() for p in self.penalties],
+            "n_critic": self.n_critic,
+            "weight_clip": self.weight_clip,
+            "drift": self.drift,
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile,
+            "run_eagerly": run_eagerly,
+        }
+        # Optimizer variables exist before fit(), so JAX's state and
+        # checkpoints see them.
+        self.optimizer.build(self.trainable_variables)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        return {
+            **self._gan_compile_args,
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("d_optimizer", "g_optimizer"):
+            config[key] = keras.optimizers.deserialize(config[key])
+        self.compile(**config)
+
+    @property
+    def metrics(self):
+        out = [self.d_loss_tracker, self.g_loss_tracker,
+               self.d_real_tracker, self.d_fake_tracker]
+        return out + list(self.penalty_trackers.values())
+
+    # ------------------------------------------------------------------ #
+    # Calls
+    # ------------------------------------------------------------------ #
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def _generate(self, z, labels, training):
+        if self.num_classes:
+            return self.generator([z, labels], training=training)
+        return self.generator(z, training=training)
+
+    def _discriminate(self, images, labels, training=True):
+        if self.num_classes:
+            return self.discriminator([images, labels], training=training)
+        return self.discriminator(images, training=training)
+
+    def _d_input(self, images):
+        """Hook applied to every batch D sees (augmentation goes here)."""
+        return images
+
+    def _reduce(self, per_sample):
+        """Mean over the global batch (exact under multi-replica training)."""
+        per_sample = ops.cast(per_sample, "float32")
+        replicas = gan_backend.num_replicas_in_sync()
+        if replicas == 1:
+            return ops.mean(per_sample)
+        n = ops.cast(ops.shape(per_sample)[0], "float32") * replicas
+        return ops.sum(per_sample) / n
+
+    # ------------------------------------------------------------------ #
+    # Data
+    # ------------------------------------------------------------------ #
+    def _unpack(self, data):
+        if isinstance(data, (list, tuple)) and len(data) == 1:
+            data = data[0]
+        z = z_g = eps = labels = None
+        if isinstance(data, dict):
+            if "images" not in data:
+                raise ValueError(
+                    "A dict batch must have an 'images' entry. Received "
+                    f"keys: {sorted(data)}"
+                )
+            images = data["images"]
+            labels = data.get("labels")
+            z = data.get("z")
+            z_g = data.get("z_g")
+            eps = data.get("eps")
+        elif isinstance(data, (list, tuple)):
+            images = data[0]
+            labels = data[1] if len(data) > 1 else None
+        else:
+            images = data
+        if self.num_classes and labels is None:
+            raise ValueError(
+                f"This GAN is class-conditional (`num_classes="
+                f"{self.num_classes}`), so each batch needs labels: pass "
+                "`(images, labels)` or a dict with 'labels'."
+            )
+        if not self.num_classes:
+            labels = None
+        else:
+            labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
+        return images, labels, z, z_g, eps
+
+    # ------------------------------------------------------------------ #
+    # Training
+    # ------------------------------------------------------------------ #
+    def _gan_train_step(self, data):
+        images, labels, z, z_g, eps = self._unpack(data)
+        images = ops.cast(images, "float32")
+        k = self.n_critic
+        batch = ops.shape(images)[0] // k
+        d_logs = None
+        for i in range(k):
+            lo, hi = i * batch, (i + 1) * batch
+            real_i = images[lo:hi]
+            labels_i = None if labels is None else labels[lo:hi]
+            z_i = None if z is None else z[lo:hi]
+            eps_i = None if eps is None else eps[lo:hi]
+            d_logs = self._d_update(real_i, labels_i, z_i, eps_i)
+        g_labels = None if labels is None else labels[(k - 1) * batch:k * batch]
+        g_loss = self._g_update(batch, g_labels, z_g)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _sample_z(self, n):
+        return keras.random.normal((n, self.latent_dim),
+                                   seed=self.seed_generator)
+
+    def _d_update(self, real, labels, z, eps):
+        n = ops.shape(real)[0]
+        if z is None:
+            z = self._sample_z(n)
+        fake = ops.stop_gradient(self._generate(z, labels, training=True))
+        fake = ops.cast(fake, real.dtype)
+        if eps is None and any(p.samples == "interpolates"
+                               for p in self.penalties):
+            eps = keras.random.uniform((n,), seed=self.seed_generator)
+        d_vars = self.discriminator.trainable_variables
+
+        def objective():
+            d_real_in = self._d_input(real)
+            d_fake_in = self._d_input(fake)
+            # The first call of an update advances normalisation vectors;
+            # the later calls of the same update reuse them.
+            real_logits = self._discriminate(d_real_in, labels)
+            with power_iteration_updates(False):
+                fake_logits = self._discriminate(d_fake_in, labels)
+            real_logits = ops.cast(real_logits, "float32")
+            fake_logits = ops.cast(fake_logits, "float32")
+            loss = self._reduce(
+                self.loss_fn.discriminator_loss(real_logits, fake_logits))
+            logs = {
+                "d_loss": loss,
+                "d_real": ops.mean(real_logits),
+                "d_fake": ops.mean(fake_logits),
+            }
+            if self.drift:
+                r = losses_module._per_sample(real_logits)
+                loss = loss + self.drift * self._reduce(ops.square(r))
+            for p in self.penalties:
+                value = self._penalty(p, d_real_in, d_fake_in, labels, eps)
+                logs[p.kind] = value
+                loss = loss + p.scale * value
+            return loss, logs
+
+        _, logs, grads = gan_backend.value_and_grad(objective, d_vars)
+        self._apply_gradients(self.d_optimizer, grads, d_vars)
+        if self.weight_clip is not None:
+            c = self.weight_clip
+            for v in d_vars:
+                v.assign(ops.clip(v, -c, c))
+        self.d_loss_tracker.update_state(logs["d_loss"])
+        self.d_real_tracker.update_state(logs["d_real"])
+        self.d_fake_tracker.update_state(logs["d_fake"])
+        for kind, tracker in self.penalty_trackers.items():
+            tracker.update_state(logs[kind])
+        return logs
+
+    def _penalty(self, penalty, real, fake, labels, eps):
+        x = penalty.inputs(real, fake, eps)
+
+        def d_of(inputs):
+            with power_iteration_updates(False):
+                return ops.cast(self._discriminate(inputs, labels), "float32")
+
+        grads = gan_backend.input_gradient(d_of, x)
+        return self._reduce(penalty.per_sample(grads))
+
+    def _g_update(self, n, labels, z):
+        if z is None:
+            z = self._sample_z(n)
+        g_vars = self.generator.trainable_variables
+
+        def objective():
+            fake = self._generate(z, labels, training=True)
+            with power_iteration_updates(False):
+                fake_logits = self._discriminate(self._d_input(fake), labels)
+            fake_logits = ops.cast(fake_logits, "float32")
+            loss = self._reduce(self.loss_fn.generator_loss(fake_logits))
+            return loss, loss
+
+        _, loss, grads = gan_backend.value_and_grad(objective, g_vars)
+        self._apply_gradients(self.g_optimizer, grads, g_vars)
+        return loss
+
+    def _apply_gradients(self, optimizer, grads, variables):
+        """Hook for every optimizer update (guards go here)."""
+        gan_backend.apply_gradients(optimizer, grads, variables)
+
+    def _gan_test_step(self, data):
+        images, labels, z, _, _ = self._unpack(data)
+        n = ops.shape(images)[0]
+        if z is None:
+            z = self._sample_z(n)
+        with power_iteration_updates(False):
+            fake = self._generate(z, labels, training=False)
+            real_logits = ops.cast(
+                self._discriminate(images, labels, training=False), "float32")
+            fake_logits = ops.cast(
+                self._discriminate(fake, labels, training=False), "float32")
+        self.d_loss_tracker.update_state(self._reduce(
+            self.loss_fn.discriminator_loss(real_logits, fake_logits)))
+        self.g_loss_tracker.update_state(
+            self._reduce(self.loss_fn.generator_loss(fake_logits)))
+        self.d_real_tracker.update_state(ops.mean(real_logits))
+        self.d_fake_tracker.update_state(ops.mean(fake_logits))
+        return {m.name: m.result() for m in self.metrics
+                if m.name not in self.penalty_trackers}
+
+    # ------------------------------------------------------------------ #
+    # fit() with input checks
+    # ------------------------------------------------------------------ #
+    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(
+                "Call `gan.compile(...)` before `gan.fit(...)`."
+            )
+        x, y = self._check_fit_data(x, y, batch_size)
+        return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+    def _check_fit_data(self, x, y, batch_size):
+        spec_shape = None
+        if isinstance(x, np.ndarray) or (
+                hasattr(x, "shape") and hasattr(x, "dtype")
+                and not hasattr(x, "element_spec")):
+            arr = np.asarray(x) if isinstance(x, np.ndarray) else None
+            spec_shape = tuple(x.shape)
+            if arr is not None and np.issubdtype(arr.dtype, np.floating):
+                if not np.all(np.isfinite(arr)):
+                    raise ValueError(
+                        "The training images contain NaN or Inf values. Clean "
+                        "or drop those samples before calling fit()."
+                    )
+            if len(spec_shape) == 0 or spec_shape[0] == 0:
+                raise ValueError(
+                    f"The training data is empty (shape {spec_shape}). Pass "
+                    "at least one batch of images."
+                )
+            bs = batch_size or 32
+            if spec_shape[0] < self.n_critic:
+                raise ValueError(
+                    f"The training data has {spec_shape[0]} samples, fewer "
+                    f"than `n_critic={self.n_critic}`: each of the n_critic "
+                    "discriminator updates needs its own real samples."
+                )
+            rem = spec_shape[0] % bs
+            if 0 < rem < self.n_critic:
+                # A last batch smaller than n_critic cannot be split into
+                # n_critic D batches; drop those few samples.
+                x = x[:spec_shape[0] - rem]
+                if y is not None:
+                    y = y[:spec_shape[0] - rem]
+        elif hasattr(x, "element_spec"):
+            spec = x.element_spec
+            if isinstance(spec, (tuple, list)):
+                spec = spec[0]
+            if isinstance(spec, dict):
+                spec = spec.get("images")
+            if spec is not None and hasattr(spec, "shape"):
+                spec_shape = tuple(spec.shape)
+        if batch_size is not None and batch_size % self.n_critic:
+            raise ValueError(
+                f"`batch_size={batch_size}` is not a multiple of `n_critic="
+                f"{self.n_critic}`. Each train step splits its batch into "
+                "n_critic discriminator batches: use batch_size = n_critic * B."
+            )
+        if spec_shape is not None and self.image_shape is not None:
+            sample_shape = tuple(spec_shape[1:])
+            if len(sample_shape) != len(self.image_shape) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(sample_shape, self.image_shape)):
+                raise ValueError(
+                    f"The training data has samples of shape {sample_shape}, "
+                    f"but the discriminator takes {self.image_shape}. Resize "
+                    "or reshape the data (a batch is [N, height, width, "
+                    "channels]) or build the networks for this shape."
+                )
+        return x, y
+
+    # ------------------------------------------------------------------ #
+    # Sampling
+    # ------------------------------------------------------------------ #
+    def generate(self, n, seed=None, labels=None, batch_size=256,
+                 generator=None):
+        """Generates `n` images as a NumPy array `[n, H, W, C]` in [-1, 1].
+
+        The latent vectors come from NumPy's generator seeded with `seed`, so
+        the same seed gives the same images on every backend.
+
+        Args:
+            n: int. Number of images.
+            seed: int or `None`. Seed of the latent vectors.
+            labels: int array `[n]` for a conditional GAN; random classes
+                from the same seed when `None`.
+            batch_size: int. Images per generator call.
+            generator: optional network to use instead of `self.generator`
+                (for example an EMA copy).
+        """
+        z, labels = self.sample_latents(n, seed=seed, labels=labels)
+        net = generator if generator is not None else self.generator
+        out = []
+        for start in range(0, n, batch_size):
+            zb = z[start:start + batch_size]
+            if self.num_classes:
+                yb = labels[start:start + batch_size]
+                img = net([zb, yb], training=False)
+            else:
+                img = net(zb, training=False)
+            out.append(ops.convert_to_numpy(img))
+        return np.concatenate(out, axis=0) if out else np.zeros(
+            (0,) + tuple(self.image_shape or ()), "float32")
+
+    def sample_latents(self, n, seed=None, labels=None):
+        """Latent vectors (and labels) drawn from NumPy with `seed`."""
+        n = int(n)
+        if n < 0:
+            raise ValueError(f"`n` should be >= 0. Received: `n={n}`")
+        rng = np.random.default_rng(seed)
+        z = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        if self.num_classes:
+            if labels is None:
+                labels = rng.integers(0, self.num_classes, size=n)
+            labels = np.asarray(labels, "int32").reshape(-1)
+            if labels.shape[0] != n:
+                raise ValueError(
+                    f"`labels` has {labels.shape[0]} entries for n={n} images."
+                )
+        return z, labels
+
+    # ------------------------------------------------------------------ #
+    # Serialisation
+    # ------------------------------------------------------------------ #
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(
+                self.discriminator),
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects)
+        return cls(**config)
