@@ -301,6 +301,11 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             return self.discriminator([images, labels], training=training)
         return self.discriminator(images, training=training)
 
+    def _preprocess_real(self, images):
+        """Hook applied once to each real batch before it is split into the
+        n_critic D batches (progressive growing fades real images here)."""
+        return images
+
     def _d_input(self, images):
         """Hook applied to every batch D sees (augmentation goes here)."""
         return images
@@ -354,7 +359,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     # ------------------------------------------------------------------ #
     def _gan_train_step(self, data):
         images, labels, z, z_g, eps = self._unpack(data)
-        images = ops.cast(images, "float32")
+        images = self._preprocess_real(ops.cast(images, "float32"))
         k = self.n_critic
         batch = ops.shape(images)[0] // k
         d_logs = None
