@@ -10,6 +10,9 @@ from keras_gan_stable.models.gan_optimizer import GANOptimizer
 from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.architectures.dcgan import dcgan_discriminator
 from keras_gan_stable.architectures.dcgan import dcgan_generator
+from keras_gan_stable import metrics
+from keras_gan_stable.metrics.frechet import frechet_distance
+from keras_gan_stable.metrics.feature_classifier import train_feature_classifier
 
 __all__ = [
     "__version__",
@@ -19,6 +22,9 @@ __all__ = [
     "GradientPenalty",
     "dcgan_discriminator",
     "dcgan_generator",
+    "frechet_distance",
+    "metrics",
+    "train_feature_classifier",
     "losses",
     "penalties",
     "power_iteration_updates",
