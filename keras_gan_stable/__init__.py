@@ -8,6 +8,7 @@ from keras_gan_stable.penalties import GradientPenalty
 from keras_gan_stable.models.gan import GAN
 from keras_gan_stable.models.gan_optimizer import GANOptimizer
 from keras_gan_stable.layers.power_iteration import power_iteration_updates
+from keras_gan_stable.layers.self_attention import SelfAttention2D
 from keras_gan_stable.architectures.dcgan import dcgan_discriminator
 from keras_gan_stable.architectures.dcgan import dcgan_generator
 from keras_gan_stable import metrics
@@ -20,6 +21,7 @@ __all__ = [
     "GANLoss",
     "GANOptimizer",
     "GradientPenalty",
+    "SelfAttention2D",
     "dcgan_discriminator",
     "dcgan_generator",
     "frechet_distance",
