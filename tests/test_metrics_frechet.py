@@ -8,8 +8,6 @@ from keras_gan_stable.metrics import FeatureStatistics
 from keras_gan_stable.metrics import frechet_distance
 from keras_gan_stable.metrics import frechet_distance_from_features
 
-pytestmark = pytest.mark.multibackend
-
 
 def _reference_fid(x, y):
     """The straightforward float64 numpy + scipy.linalg.sqrtm formula."""
