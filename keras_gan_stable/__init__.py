@@ -11,6 +11,12 @@ from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.layers.self_attention import SelfAttention2D
 from keras_gan_stable.architectures.dcgan import dcgan_discriminator
 from keras_gan_stable.architectures.dcgan import dcgan_generator
+from keras_gan_stable.models.progan import ProGAN
+from keras_gan_stable.architectures.progan import progan_discriminator
+from keras_gan_stable.architectures.progan import progan_generator
+from keras_gan_stable.architectures.progan import ProGANDiscriminator
+from keras_gan_stable.architectures.progan import ProGANGenerator
+from keras_gan_stable.callbacks.progressive_growing import ProgressiveGrowing
 from keras_gan_stable import metrics
 from keras_gan_stable.metrics.frechet import frechet_distance
 from keras_gan_stable.metrics.feature_classifier import train_feature_classifier
@@ -24,6 +30,12 @@ __all__ = [
     "SelfAttention2D",
     "dcgan_discriminator",
     "dcgan_generator",
+    "ProGAN",
+    "ProGANDiscriminator",
+    "ProGANGenerator",
+    "ProgressiveGrowing",
+    "progan_discriminator",
+    "progan_generator",
     "frechet_distance",
     "metrics",
     "train_feature_classifier",

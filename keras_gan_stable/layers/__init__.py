@@ -1,3 +1,8 @@
 """Layers for stable GAN training."""
 
 from keras_gan_stable.layers.self_attention import SelfAttention2D
+from keras_gan_stable.layers.progan import EqualizedConv2D
+from keras_gan_stable.layers.progan import EqualizedDense
+from keras_gan_stable.layers.progan import FadeIn
+from keras_gan_stable.layers.progan import MinibatchStdDev
+from keras_gan_stable.layers.progan import PixelNormalization
