@@ -9,6 +9,8 @@ from keras_gan_stable.models.gan import GAN
 from keras_gan_stable.models.gan_optimizer import GANOptimizer
 from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.layers.self_attention import SelfAttention2D
+from keras_gan_stable.layers.spectral_normalization import SpectralNormalization
+from keras_gan_stable.layers.conditional_batch_norm import ConditionalBatchNormalization
 from keras_gan_stable.architectures.dcgan import dcgan_discriminator
 from keras_gan_stable.architectures.dcgan import dcgan_generator
 from keras_gan_stable.models.progan import ProGAN
@@ -28,6 +30,8 @@ __all__ = [
     "GANOptimizer",
     "GradientPenalty",
     "SelfAttention2D",
+    "SpectralNormalization",
+    "ConditionalBatchNormalization",
     "dcgan_discriminator",
     "dcgan_generator",
     "ProGAN",
