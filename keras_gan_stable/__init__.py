@@ -20,8 +20,14 @@ from keras_gan_stable.architectures.progan import ProGANDiscriminator
 from keras_gan_stable.architectures.progan import ProGANGenerator
 from keras_gan_stable.callbacks.progressive_growing import ProgressiveGrowing
 from keras_gan_stable import metrics
+from keras_gan_stable.metrics.evaluate import evaluate
 from keras_gan_stable.metrics.frechet import frechet_distance
 from keras_gan_stable.metrics.feature_classifier import train_feature_classifier
+from keras_gan_stable.data.loaders import load_arrays
+from keras_gan_stable.data.loaders import load_dataset
+from keras_gan_stable.export import export_generator
+from keras_gan_stable.callbacks.sample_grid import SampleGrid
+from keras_gan_stable.callbacks.plots import TrainingCurves
 
 __all__ = [
     "__version__",
@@ -40,10 +46,16 @@ __all__ = [
     "ProgressiveGrowing",
     "progan_discriminator",
     "progan_generator",
+    "evaluate",
     "frechet_distance",
     "metrics",
     "train_feature_classifier",
     "losses",
     "penalties",
     "power_iteration_updates",
+    "SampleGrid",
+    "TrainingCurves",
+    "export_generator",
+    "load_arrays",
+    "load_dataset",
 ]

@@ -2,3 +2,7 @@
 
 from keras_gan_stable.callbacks.progressive_growing import ProgressiveGrowing
 from keras_gan_stable.callbacks.progressive_growing import ProgressiveSchedule
+from keras_gan_stable.callbacks.sample_grid import SampleGrid
+from keras_gan_stable.callbacks.plots import TensorBoardScalars
+from keras_gan_stable.callbacks.plots import TrainingCurves
+from keras_gan_stable.callbacks.evaluation import Evaluation
