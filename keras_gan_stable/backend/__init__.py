@@ -36,6 +36,7 @@ input_gradient = _impl.input_gradient
 apply_gradients = _impl.apply_gradients
 GANTrainer = _impl.GANTrainer
 num_replicas_in_sync = _impl.num_replicas_in_sync
+replica_id_in_sync = _impl.replica_id_in_sync
 
 
 def backend():

@@ -80,6 +80,11 @@ def num_replicas_in_sync():
     return 1
 
 
+def replica_id_in_sync():
+    # The step sees the global batch (see num_replicas_in_sync).
+    return 0
+
+
 def _run_stateless(model, groups, fn):
     mapping = []
     for variables, values in groups:

@@ -23,11 +23,31 @@ def input_gradient(fn, x):
 
 
 def apply_gradients(optimizer, grads, variables):
+    # Under tf.distribute, Keras' optimizer sums the replicas' gradients in
+    # `apply` (the losses are already divided by the global batch), but only
+    # with the strategy it captured when it was created.
+    strategy = tf.distribute.get_strategy()
+    own = getattr(optimizer, "_distribution_strategy", strategy)
+    if strategy.num_replicas_in_sync > 1 and own is not strategy:
+        raise ValueError(
+            f"The optimizer {optimizer.name!r} was created outside the "
+            f"distribution strategy {type(strategy).__name__} that trains the "
+            "model, so it would not combine the replicas' gradients. Create "
+            "the optimizers (and build and compile the GAN) inside "
+            "`strategy.scope()`."
+        )
     optimizer.apply(grads, variables)
 
 
 def num_replicas_in_sync():
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_id_in_sync():
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica context
+        return 0
+    return context.replica_id_in_sync_group
 
 
 class GANTrainer:

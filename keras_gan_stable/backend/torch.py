@@ -30,6 +30,10 @@ def num_replicas_in_sync():
     return 1
 
 
+def replica_id_in_sync():
+    return 0
+
+
 class GANTrainer:
     """Keras' torch trainer calls `train_step(data)` eagerly."""
 

@@ -376,8 +376,28 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def _sample_z(self, n):
-        return keras.random.normal((n, self.latent_dim),
-                                   seed=self.seed_generator)
+        return self._replica_noise(
+            lambda m: keras.random.normal((m, self.latent_dim),
+                                          seed=self.seed_generator), n)
+
+    def _replica_noise(self, draw, n):
+        """`draw(m)` for this replica's `n` rows of the global batch.
+
+        Under tf.distribute the replicas share one seed state: each draws
+        the global batch's noise and keeps its own rows, so replicas get
+        different noise and the step equals the one-device step.
+        """
+        replicas = gan_backend.num_replicas_in_sync()
+        if replicas == 1:
+            return draw(n)
+        first = gan_backend.replica_id_in_sync() * n
+        return draw(n * replicas)[first:first + n]
+
+    def _local_mean(self, value):
+        """A global-batch mean from `_reduce` as this replica's own mean
+        (what the loss trackers average over replicas, as Keras does)."""
+        replicas = gan_backend.num_replicas_in_sync()
+        return value if replicas == 1 else value * float(replicas)
 
     def _d_update(self, real, labels, z, eps):
         n = ops.shape(real)[0]
@@ -387,7 +407,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         fake = ops.cast(fake, real.dtype)
         if eps is None and any(p.samples == "interpolates"
                                for p in self.penalties):
-            eps = keras.random.uniform((n,), seed=self.seed_generator)
+            eps = self._replica_noise(
+                lambda m: keras.random.uniform((m,), seed=self.seed_generator),
+                n)
         d_vars = self.discriminator.trainable_variables
 
         def objective():
@@ -403,7 +425,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             loss = self._reduce(
                 self.loss_fn.discriminator_loss(real_logits, fake_logits))
             logs = {
-                "d_loss": loss,
+                "d_loss": self._local_mean(loss),
                 "d_real": ops.mean(real_logits),
                 "d_fake": ops.mean(fake_logits),
             }
@@ -412,7 +434,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 loss = loss + self.drift * self._reduce(ops.square(r))
             for p in self.penalties:
                 value = self._penalty(p, d_real_in, d_fake_in, labels, eps)
-                logs[p.kind] = value
+                logs[p.kind] = self._local_mean(value)
                 loss = loss + p.scale * value
             return loss, logs
 
@@ -450,7 +472,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 fake_logits = self._discriminate(self._d_input(fake), labels)
             fake_logits = ops.cast(fake_logits, "float32")
             loss = self._reduce(self.loss_fn.generator_loss(fake_logits))
-            return loss, loss
+            return loss, self._local_mean(loss)
 
         _, loss, grads = gan_backend.value_and_grad(objective, g_vars)
         self._apply_gradients(self.g_optimizer, grads, g_vars)
@@ -471,10 +493,10 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 self._discriminate(images, labels, training=False), "float32")
             fake_logits = ops.cast(
                 self._discriminate(fake, labels, training=False), "float32")
-        self.d_loss_tracker.update_state(self._reduce(
-            self.loss_fn.discriminator_loss(real_logits, fake_logits)))
-        self.g_loss_tracker.update_state(
-            self._reduce(self.loss_fn.generator_loss(fake_logits)))
+        self.d_loss_tracker.update_state(self._local_mean(self._reduce(
+            self.loss_fn.discriminator_loss(real_logits, fake_logits))))
+        self.g_loss_tracker.update_state(self._local_mean(
+            self._reduce(self.loss_fn.generator_loss(fake_logits))))
         self.d_real_tracker.update_state(ops.mean(real_logits))
         self.d_fake_tracker.update_state(ops.mean(fake_logits))
         return {m.name: m.result() for m in self.metrics

@@ -1,0 +1,52 @@
+"""TF MirroredStrategy on 2 logical CPU devices against one device.
+
+Usage: KERAS_BACKEND=tensorflow python tf_mirrored.py OUT.npz
+"""
+
+import os
+import sys
+
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import common  # noqa: E402
+from keras_gan_stable import distribute  # noqa: E402
+
+
+def run(strategy, norm, inject):
+    with strategy.scope():
+        gan = common.build_gan(norm)
+    data = common.tf_dataset(common.global_batches(inject))
+    if strategy.num_replicas_in_sync > 1:
+        data = distribute.distribute_dataset(strategy, data,
+                                             n_critic=common.N_CRITIC)
+    recorder = common.Recorder()
+    gan.fit(data, epochs=1, steps_per_epoch=common.STEPS, verbose=0,
+            callbacks=[recorder])
+    out = common.result(gan, recorder)
+    out["images_seen"] = int(gan.images_seen.numpy()) if hasattr(
+        gan, "images_seen") else -1
+    return out
+
+
+def main(path):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert two.num_replicas_in_sync == 2
+    runs = {}
+    for norm, inject in (("none", True), ("none", False), ("sync", True),
+                         ("batch", True)):
+        runs[f"one-{norm}-{int(inject)}"] = run(one, norm, inject)
+        runs[f"two-{norm}-{int(inject)}"] = run(two, norm, inject)
+    common.save(path, runs)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
