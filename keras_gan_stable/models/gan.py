@@ -32,6 +32,11 @@ def _has_batch_norm(model):
     return False
 
 
+def _global_norm(grads):
+    return ops.sqrt(sum(ops.sum(ops.square(ops.cast(g, "float32")))
+                        for g in grads))
+
+
 @keras.saving.register_keras_serializable(package="keras_gan_stable")
 class GAN(gan_backend.GANTrainer, keras.Model):
     """A generative adversarial network trained with `fit()`.
@@ -64,6 +69,13 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             training; labels then come from the data. Defaults to `None`.
         seed: int or `None`. Seed of the model's noise stream. Defaults to
             `None`.
+        ema_decay: float or `None`. When set, the GAN keeps an exponential
+            moving average of the generator's weights as `ema_generator`,
+            updated after every generator update (ProGAN uses 0.999);
+            `generate()` samples from it. Defaults to `None` (no EMA).
+        ema_rampup: float or `None`. StyleGAN2-ADA's ramp-up: the EMA's
+            half-life is at most `ema_rampup * step` steps (0.05 there).
+            Defaults to `None`.
 
     >>> gan = GAN(generator, discriminator, latent_dim=128)
     >>> gan.compile(loss="hinge", penalty="r1", penalty_weight=1.0)
@@ -74,7 +86,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     """
 
     def __init__(self, generator, discriminator, latent_dim, num_classes=None,
-                 seed=None, **kwargs):
+                 seed=None, ema_decay=None, ema_rampup=None, **kwargs):
         super().__init__(**kwargs)
         for name, net in (("generator", generator),
                           ("discriminator", discriminator)):
@@ -104,6 +116,28 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.image_shape = self._check_networks()
+        # Imported here: the callbacks package may import this module.
+        from keras_gan_stable.callbacks import ema as ema_module
+
+        self.ema_decay, self.ema_rampup = ema_module.check_ema_args(
+            ema_decay, ema_rampup)
+        self.ema_generator = None
+        if self.ema_decay is not None:
+            self.ema_generator = ema_module.clone_generator(
+                generator, name=f"{generator.name}_ema")
+        # Counters saved with the model and its checkpoints.
+        self.images_seen = keras.Variable(
+            0, dtype="int64", trainable=False, name="images_seen")
+        self.nonfinite_skips = keras.Variable(
+            0.0, dtype="float32", trainable=False, name="nonfinite_skips")
+        self.augment = None
+        self.instance_noise = 0.0
+        self.instance_noise_steps = None
+        self.skip_nonfinite = False
+        self.track_stats = False
+        # Per-step values kept out of Keras' attribute tracking (it would
+        # adopt the variables referenced there as the model's own).
+        object.__setattr__(self, "_step_stats", {})
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -156,7 +190,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     def compile(self, d_optimizer=None, g_optimizer=None,
                 loss="non_saturating", penalty=None, penalty_weight=None,
                 penalty_target=None, n_critic=1, weight_clip=None, drift=0.0,
-                label_smoothing=0.0, steps_per_execution=1, jit_compile="auto",
+                label_smoothing=0.0, augment=None, instance_noise=0.0,
+                instance_noise_steps=None, skip_nonfinite=False,
+                track_stats=False, steps_per_execution=1, jit_compile="auto",
                 run_eagerly=False, **kwargs):
         """Configures the GAN objective and optimizers.
 
@@ -182,6 +218,26 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 (ProGAN uses 0.001). Defaults to `0.0`.
             label_smoothing: float. One-sided label smoothing of the real
                 target of the cross-entropy and least-squares losses.
+            augment: `DiffAugment`, `AdaptiveAugment` or `None`. Applied
+                differentiably to every batch D sees (real, generated, and
+                the G update's generated batch). An `AdaptiveAugment`'s `p`
+                is adapted inside the step and logged as `augment_p`.
+            instance_noise: float. Initial standard deviation of Gaussian
+                instance noise added to real and generated images before D
+                (Sonderby et al. 2017; Arjovsky & Bottou 2017). Defaults to
+                `0.0` (off).
+            instance_noise_steps: int. Train steps over which the noise std
+                is annealed linearly to 0. Required with `instance_noise`.
+            skip_nonfinite: bool. Skip every D or G update whose loss or
+                gradients hold NaN/Inf, leaving the weights, the network's
+                BatchNorm/normalisation statistics and the optimizer state
+                (iterations included) unchanged; skipped updates are counted
+                in `nonfinite_skips` (logged). Defaults to `False`.
+            track_stats: bool. Log per-step diagnostics: `d_grad_norm`,
+                `g_grad_norm` (global gradient norms of the last D and the G
+                update) and `r_t`, the mean of `sign(D(real))` over the
+                step's D updates (ADA's overfitting heuristic).
+                `StabilityMonitor` turns it on. Defaults to `False`.
         """
         if kwargs.get("optimizer") is not None or kwargs.get("loss_weights"):
             raise ValueError(
@@ -232,6 +288,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         self.n_critic = int(n_critic)
         self.weight_clip = None if weight_clip is None else float(weight_clip)
         self.drift = float(drift)
+        self._compile_stability_options(
+            augment, instance_noise, instance_noise_steps, skip_nonfinite,
+            track_stats)
         self.d_optimizer = keras.optimizers.get(
             d_optimizer if d_optimizer is not None else _default_optimizer())
         self.g_optimizer = keras.optimizers.get(
@@ -256,6 +315,12 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             "n_critic": self.n_critic,
             "weight_clip": self.weight_clip,
             "drift": self.drift,
+            "augment": (None if self.augment is None else
+                        keras.saving.serialize_keras_object(self.augment)),
+            "instance_noise": self.instance_noise,
+            "instance_noise_steps": self.instance_noise_steps,
+            "skip_nonfinite": self.skip_nonfinite,
+            "track_stats": self.track_stats,
             "steps_per_execution": steps_per_execution,
             "jit_compile": jit_compile,
             "run_eagerly": run_eagerly,
@@ -277,7 +342,38 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         config = dict(config)
         for key in ("d_optimizer", "g_optimizer"):
             config[key] = keras.optimizers.deserialize(config[key])
+        if config.get("augment") is not None:
+            config["augment"] = keras.saving.deserialize_keras_object(
+                config["augment"])
         self.compile(**config)
+
+    def _compile_stability_options(self, augment, instance_noise,
+                                   instance_noise_steps, skip_nonfinite,
+                                   track_stats):
+        if augment is not None and not isinstance(augment, keras.layers.Layer):
+            raise ValueError(
+                "`augment` should be a `DiffAugment` or `AdaptiveAugment` "
+                "(or another Keras layer mapping images to images). "
+                f"Received: `augment={augment!r}`"
+            )
+        if not float(instance_noise) >= 0:
+            raise ValueError(
+                "`instance_noise` should be >= 0 (the initial noise std). "
+                f"Received: `instance_noise={instance_noise!r}`"
+            )
+        if instance_noise and (instance_noise_steps is None
+                               or int(instance_noise_steps) < 1):
+            raise ValueError(
+                "`instance_noise` needs `instance_noise_steps`, the number of "
+                "train steps over which its std is annealed to 0. Received: "
+                f"`instance_noise_steps={instance_noise_steps!r}`"
+            )
+        self.augment = augment
+        self.instance_noise = float(instance_noise)
+        self.instance_noise_steps = (None if instance_noise_steps is None
+                                     else int(instance_noise_steps))
+        self.skip_nonfinite = bool(skip_nonfinite)
+        self.track_stats = bool(track_stats)
 
     @property
     def metrics(self):
@@ -308,6 +404,13 @@ class GAN(gan_backend.GANTrainer, keras.Model):
 
     def _d_input(self, images):
         """Hook applied to every batch D sees (augmentation goes here)."""
+        if self.augment is not None:
+            images = self.augment(images, training=True)
+        if self.instance_noise:
+            noise = keras.random.normal(ops.shape(images),
+                                        seed=self.seed_generator)
+            images = images + ops.cast(self._instance_noise_std(),
+                                       images.dtype) * noise
         return images
 
     def _reduce(self, per_sample):
@@ -360,6 +463,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     def _gan_train_step(self, data):
         images, labels, z, z_g, eps = self._unpack(data)
         images = self._preprocess_real(ops.cast(images, "float32"))
+        self._stability_step_begin()
         k = self.n_critic
         batch = ops.shape(images)[0] // k
         d_logs = None
@@ -372,8 +476,12 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             d_logs = self._d_update(real_i, labels_i, z_i, eps_i)
         g_labels = None if labels is None else labels[(k - 1) * batch:k * batch]
         g_loss = self._g_update(batch, g_labels, z_g)
-        self.g_loss_tracker.update_state(g_loss)
-        return {m.name: m.result() for m in self.metrics}
+        self.g_loss_tracker.update_state(
+            g_loss, sample_weight=self._step_stats.get("g_finite"))
+        logs = {m.name: m.result() for m in self.metrics}
+        logs.update(self._stability_step_end(ops.shape(images)[0], d_logs,
+                                             g_loss))
+        return logs
 
     def _sample_z(self, n):
         return self._replica_noise(
@@ -428,6 +536,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 "d_loss": self._local_mean(loss),
                 "d_real": ops.mean(real_logits),
                 "d_fake": ops.mean(fake_logits),
+                "real_logits": real_logits,
             }
             if self.drift:
                 r = losses_module._per_sample(real_logits)
@@ -438,17 +547,22 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 loss = loss + p.scale * value
             return loss, logs
 
-        _, logs, grads = gan_backend.value_and_grad(objective, d_vars)
-        self._apply_gradients(self.d_optimizer, grads, d_vars)
+        loss, logs, grads = gan_backend.value_and_grad(objective, d_vars)
+        finite = self._apply_gradients(self.d_optimizer, grads, d_vars,
+                                       loss=loss)
         if self.weight_clip is not None:
             c = self.weight_clip
             for v in d_vars:
                 v.assign(ops.clip(v, -c, c))
-        self.d_loss_tracker.update_state(logs["d_loss"])
-        self.d_real_tracker.update_state(logs["d_real"])
-        self.d_fake_tracker.update_state(logs["d_fake"])
+        self._stability_d_stats(logs.pop("real_logits"), grads, finite)
+        if finite is not None:
+            # A skipped update does not enter the running means.
+            logs = {k: ops.where(finite > 0, v, 0.0) for k, v in logs.items()}
+        self.d_loss_tracker.update_state(logs["d_loss"], sample_weight=finite)
+        self.d_real_tracker.update_state(logs["d_real"], sample_weight=finite)
+        self.d_fake_tracker.update_state(logs["d_fake"], sample_weight=finite)
         for kind, tracker in self.penalty_trackers.items():
-            tracker.update_state(logs[kind])
+            tracker.update_state(logs[kind], sample_weight=finite)
         return logs
 
     def _penalty(self, penalty, real, fake, labels, eps):
@@ -475,12 +589,108 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             return loss, self._local_mean(loss)
 
         _, loss, grads = gan_backend.value_and_grad(objective, g_vars)
-        self._apply_gradients(self.g_optimizer, grads, g_vars)
+        finite = self._apply_gradients(self.g_optimizer, grads, g_vars,
+                                       loss=loss)
+        self._step_stats["g_finite"] = finite
+        if finite is not None:
+            loss = ops.where(finite > 0, loss, 0.0)
+        if self.track_stats:
+            self._step_stats["g_grad_norm"] = _global_norm(grads)
+        if self.ema_generator is not None:
+            from keras_gan_stable.callbacks import ema as ema_module
+
+            beta = ema_module.ema_beta(self.ema_decay, self.ema_rampup,
+                                       self.g_optimizer.iterations)
+            ema_module.update_ema(self.ema_generator, self.generator, beta)
         return loss
 
-    def _apply_gradients(self, optimizer, grads, variables):
-        """Hook for every optimizer update (guards go here)."""
+    def _apply_gradients(self, optimizer, grads, variables, loss=None):
+        """Hook for every optimizer update (guards go here).
+
+        Returns `None`, or with `skip_nonfinite` a float32 scalar: 1.0 when
+        the update was applied, 0.0 when it was skipped.
+        """
+        if not self.skip_nonfinite:
+            gan_backend.apply_gradients(optimizer, grads, variables)
+            return None
+        checks = [ops.all(ops.isfinite(g)) for g in grads]
+        if loss is not None:
+            checks.append(ops.all(ops.isfinite(loss)))
+        finite = checks[0]
+        for c in checks[1:]:
+            finite = ops.logical_and(finite, c)
+        # Apply, then select new or old values of everything the update
+        # touched: weights and optimizer state (moments, iterations). The
+        # normalisation statistics the forward passes moved are restored to
+        # their value after the last applied update.
+        guarded = list(variables) + list(optimizer.variables)
+        old = [ops.copy(ops.convert_to_tensor(v)) for v in guarded]
         gan_backend.apply_gradients(optimizer, grads, variables)
+        for v, o in zip(guarded, old):
+            v.assign(ops.where(finite, ops.convert_to_tensor(v), o))
+        snapshot = self._step_stats.get("guard_snapshot", [])
+        for i, (v, o) in enumerate(snapshot):
+            kept = ops.where(finite, ops.convert_to_tensor(v), o)
+            v.assign(kept)
+            snapshot[i] = (v, ops.copy(kept))
+        finite = ops.cast(finite, "float32")
+        self.nonfinite_skips.assign(self.nonfinite_skips + (1.0 - finite))
+        return finite
+
+    # ------------------------------------------------------------------ #
+    # Stability options: augmentation, instance noise, guard, statistics
+    # ------------------------------------------------------------------ #
+    def _instance_noise_std(self):
+        t = ops.cast(self.g_optimizer.iterations, "float32")
+        frac = ops.maximum(1.0 - t / float(self.instance_noise_steps), 0.0)
+        return self.instance_noise * frac
+
+    def _stability_step_begin(self):
+        object.__setattr__(self, "_step_stats", {})
+        if self.skip_nonfinite:
+            state = [v for net in (self.generator, self.discriminator)
+                     for v in net.non_trainable_weights
+                     if "float" in str(v.dtype)]
+            self._step_stats["guard_snapshot"] = [
+                (v, ops.copy(ops.convert_to_tensor(v))) for v in state]
+
+    def _stability_d_stats(self, real_logits, grads, finite):
+        augment = self.augment
+        if augment is not None and hasattr(augment, "accumulate"):
+            augment.accumulate(real_logits)
+        if not self.track_stats:
+            return
+        signs = ops.sign(losses_module._per_sample(real_logits))
+        signs = ops.where(ops.isfinite(signs), signs, 0.0)
+        stats = self._step_stats
+        stats["sign_sum"] = stats.get("sign_sum", 0.0) + ops.sum(signs)
+        stats["sign_n"] = stats.get("sign_n", 0.0) + ops.cast(
+            ops.shape(signs)[0], "float32")
+        stats["d_grad_norm"] = _global_norm(grads)
+
+    def _stability_step_end(self, n_images, d_logs, g_loss):
+        n_images = n_images * gan_backend.num_replicas_in_sync()
+        self.images_seen.assign(
+            self.images_seen + ops.cast(n_images, self.images_seen.dtype))
+        logs = {}
+        augment = self.augment
+        if augment is not None and hasattr(augment, "update"):
+            augment.update()
+            logs["augment_p"] = ops.convert_to_tensor(augment.p)
+        if self.instance_noise:
+            logs["instance_noise"] = self._instance_noise_std()
+        if self.skip_nonfinite:
+            logs["nonfinite_skips"] = ops.convert_to_tensor(
+                self.nonfinite_skips)
+        if self.track_stats:
+            stats = self._step_stats
+            logs["r_t"] = stats["sign_sum"] / ops.maximum(stats["sign_n"], 1.0)
+            logs["d_grad_norm"] = stats["d_grad_norm"]
+            logs["g_grad_norm"] = stats["g_grad_norm"]
+            # This step's own losses (d_loss/g_loss are epoch running means).
+            logs["d_loss_step"] = d_logs["d_loss"]
+            logs["g_loss_step"] = g_loss
+        return logs
 
     def _gan_test_step(self, data):
         images, labels, z, _, _ = self._unpack(data)
@@ -511,6 +721,14 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 "Call `gan.compile(...)` before `gan.fit(...)`."
             )
         x, y = self._check_fit_data(x, y, batch_size)
+        # Callbacks that restore a run (ResumableCheckpoint) do it before the
+        # epoch loop starts, and may set the epoch to start from.
+        callbacks = list(kwargs.get("callbacks") or [])
+        for cb in callbacks:
+            if hasattr(cb, "resume_training"):
+                epoch = cb.resume_training(self, callbacks)
+                if epoch is not None and not kwargs.get("initial_epoch"):
+                    kwargs["initial_epoch"] = int(epoch)
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
     def _check_fit_data(self, x, y, batch_size):
@@ -576,7 +794,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     # Sampling
     # ------------------------------------------------------------------ #
     def generate(self, n, seed=None, labels=None, batch_size=256,
-                 generator=None):
+                 generator=None, use_ema=None):
         """Generates `n` images as a NumPy array `[n, H, W, C]` in [-1, 1].
 
         The latent vectors come from NumPy's generator seeded with `seed`, so
@@ -590,9 +808,20 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             batch_size: int. Images per generator call.
             generator: optional network to use instead of `self.generator`
                 (for example an EMA copy).
+            use_ema: bool or `None`. Sample from `ema_generator`; `None`
+                uses it when the GAN has one (`ema_decay` set).
         """
         z, labels = self.sample_latents(n, seed=seed, labels=labels)
-        net = generator if generator is not None else self.generator
+        if use_ema and self.ema_generator is None:
+            raise ValueError(
+                "`use_ema=True` but this GAN keeps no EMA generator. Create "
+                "it with `GAN(..., ema_decay=0.999)`."
+            )
+        net = generator
+        if net is None:
+            net = self.generator
+            if use_ema is not False and self.ema_generator is not None:
+                net = self.ema_generator
         out = []
         for start in range(0, n, batch_size):
             zb = z[start:start + batch_size]
@@ -634,6 +863,8 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             "latent_dim": self.latent_dim,
             "num_classes": self.num_classes,
             "seed": self.seed,
+            "ema_decay": self.ema_decay,
+            "ema_rampup": self.ema_rampup,
         }
 
     @classmethod

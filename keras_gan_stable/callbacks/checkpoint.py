@@ -1,0 +1,546 @@
+"""Exact, crash-safe checkpoints of a GAN run, and the non-finite rollback.
+
+A checkpoint is a directory `ckpt-<step>` holding:
+
+- `state.npz`: the value of every variable of the model, in a fixed order
+  (trainable, non-trainable, optimizer, metrics; de-duplicated), keyed by
+  position and path. This covers G, D, the EMA generator, both optimizers'
+  moments and `iterations`, every `SeedGenerator` state (the model's and the
+  augmentation's), BatchNorm statistics, spectral-norm vectors, ADA's `p`,
+  and the `images_seen` / `nonfinite_skips` counters.
+- `meta.json`, written last: format version, step, epoch, image count,
+  backend, SHA-256 and size of `state.npz`, the variables' paths and shapes,
+  the data position (`data.get_state()`), and the `get_state()` of every
+  callback of the run that has one (`ProgressiveGrowing` stage and alpha,
+  `StabilityMonitor` history and events).
+
+Both files are written into a temporary directory, flushed to disk, and
+the directory is renamed into place (atomic on POSIX); the previous
+checkpoints are kept (`keep`). A checkpoint whose `meta.json` is missing
+or unreadable, or whose `state.npz` does not match the recorded size and
+checksum (a write cut short by a crash, a truncated copy), is reported
+and skipped, and the next older one is used.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = [
+    "ResumableCheckpoint",
+    "ResumableBatches",
+    "save_checkpoint",
+    "restore_checkpoint",
+    "list_checkpoints",
+    "checkpoint_variables",
+]
+
+FORMAT_VERSION = 1
+_PREFIX = "ckpt-"
+
+
+def checkpoint_variables(model):
+    """The variables a checkpoint holds, in a fixed order: `[(key, var)]`."""
+    groups = [model.trainable_variables, model.non_trainable_variables]
+    if getattr(model, "optimizer", None) is not None:
+        groups.append(model.optimizer.variables)
+    groups.append(model.metrics_variables)
+    out, seen = [], set()
+    for group in groups:
+        for v in group:
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            out.append((f"{len(out):05d}:{v.path}", v))
+    return out
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without dir fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _step_of(model):
+    opt = getattr(model, "g_optimizer", None) or getattr(model, "optimizer")
+    return int(ops.convert_to_numpy(opt.iterations))
+
+
+def list_checkpoints(directory):
+    """Checkpoint directories under `directory`, newest (highest step) first."""
+    if not os.path.isdir(directory):
+        return []
+    names = [n for n in os.listdir(directory)
+             if n.startswith(_PREFIX) and n[len(_PREFIX):].isdigit()]
+    names.sort(key=lambda n: int(n[len(_PREFIX):]), reverse=True)
+    return [os.path.join(directory, n) for n in names]
+
+
+def save_checkpoint(model, directory, epoch=None, data_state=None,
+                    callback_states=None, extra=None, keep=2):
+    """Writes a checkpoint of `model` atomically; returns its path.
+
+    Args:
+        model: the `GAN` (or any compiled Keras model).
+        directory: str. Folder of the run's checkpoints (created).
+        epoch: int or `None`. Completed epochs (the `initial_epoch` of a
+            resumed `fit()`).
+        data_state: JSON-serialisable data position (for example
+            `ResumableBatches.get_state()`).
+        callback_states: dict of JSON-serialisable callback states.
+        extra: dict of JSON-serialisable values stored in `meta.json`.
+        keep: int. Checkpoints to keep (older ones are deleted); at least 2
+            so a damaged newest one always has a predecessor.
+    """
+    keep = int(keep)
+    if keep < 1:
+        raise ValueError(f"`keep` should be >= 1. Received: `keep={keep}`")
+    os.makedirs(directory, exist_ok=True)
+    step = _step_of(model)
+    entries = checkpoint_variables(model)
+    arrays = {key: np.asarray(ops.convert_to_numpy(v)) for key, v in entries}
+    final = os.path.join(directory, f"{_PREFIX}{step:010d}")
+    tmp = os.path.join(directory, f".tmp-{step:010d}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    state_path = os.path.join(tmp, "state.npz")
+    with open(state_path, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    images_seen = getattr(model, "images_seen", None)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "step": step,
+        "epoch": None if epoch is None else int(epoch),
+        "images_seen": (None if images_seen is None
+                        else int(ops.convert_to_numpy(images_seen))),
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "time": time.time(),
+        "state_sha256": _sha256(state_path),
+        "state_bytes": os.path.getsize(state_path),
+        "variables": [[key, list(arrays[key].shape), str(arrays[key].dtype)]
+                      for key, _ in entries],
+        "data_state": data_state,
+        "callback_states": callback_states or {},
+        "extra": extra or {},
+    }
+    with open(os.path.join(tmp, "meta.json"), "w") as f:
+        json.dump(meta, f)
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_dir(tmp)
+    if os.path.exists(final):
+        old = final + f".old-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    _fsync_dir(directory)
+    for path in list_checkpoints(directory)[max(keep, 1):]:
+        shutil.rmtree(path, ignore_errors=True)
+    return final
+
+
+def _read_valid(path):
+    """`(meta, None)` for a complete checkpoint, else `(None, reason)`."""
+    meta_path = os.path.join(path, "meta.json")
+    state_path = os.path.join(path, "state.npz")
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        return None, f"meta.json missing or unreadable ({e})"
+    if meta.get("format_version") != FORMAT_VERSION:
+        return None, f"unknown format_version {meta.get('format_version')!r}"
+    if not os.path.exists(state_path):
+        return None, "state.npz missing"
+    size = os.path.getsize(state_path)
+    if size != meta.get("state_bytes"):
+        return None, (f"state.npz has {size} bytes, {meta.get('state_bytes')}"
+                      " were written (truncated)")
+    if _sha256(state_path) != meta.get("state_sha256"):
+        return None, "state.npz checksum mismatch (corrupted)"
+    return meta, None
+
+
+def restore_checkpoint(model, directory, max_step=None, on_skip=None):
+    """Restores the newest complete checkpoint under `directory`.
+
+    Damaged checkpoints are reported (a warning, and `on_skip(path,
+    reason)`) and the next older one is used.
+
+    Args:
+        model: the model the checkpoint was written from (same structure).
+        directory: str. Folder given to `save_checkpoint`.
+        max_step: int or `None`. Only consider checkpoints with a step
+            `<= max_step`.
+        on_skip: callable or `None`, called with `(path, reason)` for each
+            damaged checkpoint skipped.
+
+    Returns:
+        The checkpoint's `meta` dict (with `"path"` added), or `None` when
+        there is no usable checkpoint. Data and callback states are in
+        `meta["data_state"]` and `meta["callback_states"]`; the epoch to
+        pass as `fit(initial_epoch=...)` is `meta["epoch"]`.
+    """
+    for path in list_checkpoints(directory):
+        step = int(os.path.basename(path)[len(_PREFIX):])
+        if max_step is not None and step > max_step:
+            continue
+        meta, reason = _read_valid(path)
+        if meta is None:
+            warnings.warn(
+                f"Skipping damaged checkpoint {path}: {reason}. Using the "
+                "previous one.", stacklevel=2)
+            if on_skip is not None:
+                on_skip(path, reason)
+            continue
+        entries = checkpoint_variables(model)
+        expected = [[k, list(v.shape)] for k, v in entries]
+        stored = [[k, shape] for k, shape, _ in meta["variables"]]
+        if expected != stored:
+            diff = next((a, b) for a, b in zip(expected + [None] * len(stored),
+                                               stored + [None] * len(expected))
+                        if a != b)
+            raise ValueError(
+                f"The checkpoint {path} was written from a model with other "
+                f"variables (first difference: model {diff[0]} vs checkpoint "
+                f"{diff[1]}). Restore into a model built and compiled the "
+                "same way (same networks, options and optimizers)."
+            )
+        with np.load(os.path.join(path, "state.npz")) as data:
+            for key, v in entries:
+                v.assign(data[key])
+        meta["path"] = path
+        return meta
+    return None
+
+
+def _lr_value(optimizer):
+    return float(ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class ResumableBatches(keras.utils.PyDataset):
+    """Batches of an in-memory array, shuffled as a function of the epoch.
+
+    Epoch `e` visits the samples in the order
+    `np.random.default_rng([seed, e]).permutation(n)`, so the stream from
+    any epoch on is reproducible without replaying earlier epochs: a
+    checkpoint stores the epoch (`get_state()`) and a resumed run continues
+    with exactly the batches a straight run would have seen.
+    `ResumableCheckpoint(..., data=batches)` does this automatically.
+
+    Args:
+        x: array `[N, ...]` of images.
+        batch_size: int. Samples per batch; the last partial batch is
+            dropped.
+        y: optional array `[N]` of labels (batches are then `(x, y)`).
+        seed: int. Seed of the shuffle. Defaults to `0`.
+        shuffle: bool. Defaults to `True`.
+
+    >>> data = ResumableBatches(images, batch_size=64, seed=0)
+    >>> gan.fit(data, epochs=20, callbacks=[ResumableCheckpoint("ckpt",
+    ...                                                         data=data)])
+    """
+
+    def __init__(self, x, batch_size, y=None, seed=0, shuffle=True, **kwargs):
+        super().__init__(**kwargs)
+        self.x = np.asarray(x)
+        self.y = None if y is None else np.asarray(y)
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1 or self.batch_size > len(self.x):
+            raise ValueError(
+                f"`batch_size` should be in [1, {len(self.x)}] (the number of "
+                f"samples). Received: `batch_size={batch_size}`"
+            )
+        if self.y is not None and len(self.y) != len(self.x):
+            raise ValueError(
+                f"`x` has {len(self.x)} samples but `y` has {len(self.y)}."
+            )
+        self.seed = int(seed)
+        self.shuffle = bool(shuffle)
+        self.epoch = 0
+        self._order = None
+        self._order_epoch = None
+
+    def __len__(self):
+        return len(self.x) // self.batch_size
+
+    def _permutation(self):
+        if self._order_epoch != self.epoch:
+            n = len(self.x)
+            self._order = (np.random.default_rng([self.seed, self.epoch])
+                           .permutation(n) if self.shuffle else np.arange(n))
+            self._order_epoch = self.epoch
+        return self._order
+
+    def __getitem__(self, index):
+        idx = self._permutation()[index * self.batch_size:
+                                  (index + 1) * self.batch_size]
+        if self.y is None:
+            return self.x[idx]
+        return self.x[idx], self.y[idx]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def get_state(self):
+        return {"epoch": int(self.epoch), "seed": self.seed}
+
+    def set_state(self, state):
+        self.epoch = int(state["epoch"])
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Checkpoints a GAN run so it can resume exactly after any crash, and
+    rolls back runs stuck on non-finite steps.
+
+    Resuming: `gan.fit(data, epochs=E, callbacks=[ResumableCheckpoint(dir,
+    data=data)])` restores the newest complete checkpoint in `dir` (if any)
+    before the first step and starts at the epoch it recorded; the
+    training then continues bit for bit as if never interrupted when the
+    data stream is a function of the epoch (`ResumableBatches`, or any
+    object with `get_state()` / `set_state(dict)` passed as `data`).
+    Every callback of the same `fit()` call with `get_state()` and
+    `set_state(dict)` (`ProgressiveGrowing`, `StabilityMonitor`) is saved
+    and restored with it. Without `GAN.fit`, call `restore_checkpoint(gan,
+    dir)` and pass `initial_epoch=meta["epoch"]`.
+
+    Exactness holds for checkpoints written at epoch ends. Checkpoints
+    written every `save_every_steps` steps restore the model, optimizers and
+    random states exactly, but `fit()` restarts the interrupted epoch's
+    data from its first batch.
+
+    Rollback (with `GAN.compile(skip_nonfinite=True)`): when the logged
+    `nonfinite_skips` counter grows on `rollback_after` consecutive
+    batches, the newest checkpoint written before the streak began is
+    restored and both learning rates are multiplied by `lr_factor`. Every
+    skip, rollback and damaged checkpoint is recorded in `events` and
+    printed (`verbose`).
+
+    Args:
+        directory: str. Folder of the checkpoints.
+        data: object with `get_state()` / `set_state(dict)` or `None`: the
+            data position saved with each checkpoint.
+        save_every_epochs: int or `None`. Defaults to `1`.
+        save_every_steps: int or `None`. Also save every this many train
+            steps. Defaults to `None`.
+        keep: int. Checkpoints kept on disk. Defaults to `2`.
+        resume: bool. Restore the newest checkpoint when `fit()` starts.
+            Defaults to `True`.
+        rollback_after: int or `None`. Consecutive batches with skipped
+            updates before a rollback. Defaults to `None` (never).
+        lr_factor: float in (0, 1]. Learning-rate multiplier applied at each
+            rollback. Defaults to `0.5`.
+        max_rollbacks: int. Stop training after this many rollbacks.
+            Defaults to `5`.
+        verbose: int. Print events when > 0. Defaults to `1`.
+    """
+
+    def __init__(self, directory, data=None, save_every_epochs=1,
+                 save_every_steps=None, keep=2, resume=True,
+                 rollback_after=None, lr_factor=0.5, max_rollbacks=5,
+                 verbose=1):
+        super().__init__()
+        for name, value in (("save_every_epochs", save_every_epochs),
+                            ("save_every_steps", save_every_steps),
+                            ("rollback_after", rollback_after)):
+            if value is not None and int(value) < 1:
+                raise ValueError(
+                    f"`{name}` should be a positive integer or None. "
+                    f"Received: `{name}={value}`"
+                )
+        if not 0.0 < float(lr_factor) <= 1.0:
+            raise ValueError(
+                f"`lr_factor` should be in (0, 1]. Received: "
+                f"`lr_factor={lr_factor}`"
+            )
+        if int(keep) < 1:
+            raise ValueError(f"`keep` should be >= 1. Received: `keep={keep}`")
+        if data is not None and not (hasattr(data, "get_state")
+                                     and hasattr(data, "set_state")):
+            raise ValueError(
+                "`data` should have `get_state()` and `set_state(dict)` (for "
+                f"example `ResumableBatches`). Received: `data={data!r}`"
+            )
+        self.directory = str(directory)
+        self.data = data
+        self.save_every_epochs = save_every_epochs
+        self.save_every_steps = save_every_steps
+        self.keep = int(keep)
+        self.resume = bool(resume)
+        self.rollback_after = rollback_after
+        self.lr_factor = float(lr_factor)
+        self.max_rollbacks = int(max_rollbacks)
+        self.verbose = int(verbose)
+        self.events = []
+        self.restored = None
+        self._callbacks = []
+        self._resumed_this_fit = False
+        self._epoch = 0
+        self._last_skips = None
+        self._streak = 0
+        self._streak_start = None
+        self.rollbacks = 0
+
+    # -- events ----------------------------------------------------------
+    def _event(self, kind, **info):
+        event = {"event": kind, **info}
+        self.events.append(event)
+        if self.verbose:
+            details = ", ".join(f"{k}={v}" for k, v in info.items())
+            print(f"[ResumableCheckpoint] {kind}: {details}")
+        return event
+
+    # -- state of the other callbacks ------------------------------------
+    def _stateful_callbacks(self):
+        out = {}
+        for i, cb in enumerate(self._callbacks):
+            if cb is self or not (hasattr(cb, "get_state")
+                                  and hasattr(cb, "set_state")):
+                continue
+            out[f"{i}:{type(cb).__name__}"] = cb
+        return out
+
+    def _restore(self, model, max_step=None):
+        meta = restore_checkpoint(
+            model, self.directory, max_step=max_step,
+            on_skip=lambda p, r: self._event("damaged_checkpoint", path=p,
+                                             reason=r))
+        if meta is None:
+            return None
+        if self.data is not None and meta.get("data_state") is not None:
+            self.data.set_state(meta["data_state"])
+        states = meta.get("callback_states") or {}
+        for key, cb in self._stateful_callbacks().items():
+            if key in states:
+                cb.set_state(states[key])
+        return meta
+
+    def resume_training(self, model, callbacks):
+        """Called by `GAN.fit` before training: restores the newest
+        checkpoint and returns the epoch to start from (or `None`)."""
+        self._callbacks = list(callbacks)
+        self._resumed_this_fit = True
+        if not self.resume:
+            return None
+        meta = self._restore(model)
+        self.restored = meta
+        if meta is None:
+            return None
+        self._event("resumed", path=meta["path"], step=meta["step"],
+                    epoch=meta["epoch"])
+        return meta["epoch"]
+
+    def save(self, epoch=None):
+        """Writes a checkpoint now; returns its path."""
+        model = self.model  # syncs the JAX training state first
+        states = {k: cb.get_state()
+                  for k, cb in self._stateful_callbacks().items()}
+        return save_checkpoint(
+            model, self.directory, epoch=epoch,
+            data_state=None if self.data is None else self.data.get_state(),
+            callback_states=states, keep=self.keep)
+
+    # -- Keras hooks -----------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if not self._resumed_this_fit and self.resume:
+            # Not started through GAN.fit: restore the state, the epoch
+            # count is up to the caller (`initial_epoch`).
+            self.restored = self._restore(self.model)
+        self._resumed_this_fit = False
+        self._last_skips = None
+        self._streak = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_every_epochs and (epoch + 1) % self.save_every_epochs == 0:
+            if self._streak == 0:
+                self.save(epoch=epoch + 1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        model = self.model
+        if self.rollback_after is not None or "nonfinite_skips" in logs:
+            self._watch_nonfinite(model, logs)
+        if self.save_every_steps and self._streak == 0:
+            step = _step_of(model)
+            if step % self.save_every_steps == 0:
+                self.save(epoch=self._epoch)
+
+    def _watch_nonfinite(self, model, logs):
+        if "nonfinite_skips" not in logs:
+            return
+        skips = float(ops.convert_to_numpy(logs["nonfinite_skips"]))
+        grew = self._last_skips is not None and skips > self._last_skips
+        if self._last_skips is None and skips > 0:
+            grew = True
+        self._last_skips = skips
+        if not grew:
+            self._streak = 0
+            self._streak_start = None
+            return
+        step = _step_of(model)
+        if self._streak == 0:
+            self._streak_start = step
+        self._streak += 1
+        self._event("nonfinite_skip", step=step, total_skips=skips,
+                    consecutive=self._streak)
+        if self.rollback_after is None or self._streak < self.rollback_after:
+            return
+        self._rollback(model)
+
+    def _rollback(self, model):
+        meta = self._restore(model, max_step=max(self._streak_start - 1, 0))
+        self._streak = 0
+        self._streak_start = None
+        self._last_skips = float(ops.convert_to_numpy(model.nonfinite_skips))
+        if meta is None:
+            self._event("rollback_failed",
+                        reason=f"no usable checkpoint in {self.directory}")
+            return
+        rates = {}
+        optimizers = [("d", getattr(model, "d_optimizer", None)),
+                      ("g", getattr(model, "g_optimizer", None))]
+        for name, opt in optimizers:
+            if opt is None:
+                continue
+            if isinstance(getattr(opt, "_learning_rate", None),
+                          keras.Variable):
+                opt.learning_rate = _lr_value(opt) * self.lr_factor
+                rates[name] = _lr_value(opt)
+            else:
+                rates[name] = "schedule (unchanged)"
+        self.rollbacks += 1
+        self._event("rollback", path=meta["path"], step=meta["step"],
+                    learning_rates=rates, rollbacks=self.rollbacks)
+        if self.rollbacks >= self.max_rollbacks:
+            model.stop_training = True
+            self._event("stopped", reason=f"{self.rollbacks} rollbacks")
