@@ -508,11 +508,15 @@ def worker_failure_errors(timeout_seconds=None):
     except errors as e:
         after = ("" if timeout_seconds is None
                  else f" (collective time-out {timeout_seconds} s)")
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        cause = next((line for line in lines if any(
+            word in line.lower() for word in (
+                "unhealthy", "abort", "deadline", "timed out", "timeout",
+                "unavailable", "connect"))), lines[0] if lines else "")
         raise WorkerFailureError(
             "Multi-worker training stopped: another worker did not answer"
             f"{after}. It has probably died or lost its network connection. "
             "Restart every worker; resume from the last checkpoint "
             "(ChiefCheckpoint or keras.callbacks.BackupAndRestore). "
-            f"Underlying error: {type(e).__name__}: "
-            f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            f"Underlying error: {type(e).__name__}: {cause}"
         ) from e

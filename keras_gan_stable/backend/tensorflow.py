@@ -50,11 +50,30 @@ def replica_id_in_sync():
     return context.replica_id_in_sync_group
 
 
+def _multi_worker_logs(logs):
+    # Keras reduces the logs of a multi-worker step with
+    # `strategy.reduce("MEAN", v, axis=0)`, which needs an axis: give each
+    # scalar one; the mean over it is then the mean over the replicas.
+    strategy = tf.distribute.get_strategy()
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return logs
+    return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+
+
 class GANTrainer:
     """Keras' TF trainer calls `train_step(data)` inside a `tf.function`."""
 
     def train_step(self, data):
-        return self._gan_train_step(data)
+        return _multi_worker_logs(self._gan_train_step(data))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy Keras would average the first distributed batch
+        # (`strategy.reduce`, which fails on a dict batch under
+        # MultiWorkerMirroredStrategy) to build the model symbolically. The
+        # GAN is built at construction and its optimizers in compile(), as
+        # on the default strategy, where Keras skips this step too.
+        return
 
     def test_step(self, data):
-        return self._gan_test_step(data)
+        return _multi_worker_logs(self._gan_test_step(data))

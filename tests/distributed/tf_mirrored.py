@@ -36,11 +36,31 @@ def run(strategy, norm, inject):
     return out
 
 
+def _optimizer_outside_scope(strategy):
+    """Optimizers made outside the scope would not sum the replicas'
+    gradients: the step must refuse them (1) instead of training (0)."""
+    import keras
+
+    d_opt, g_opt = keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1)
+    with strategy.scope():
+        gan = common.build_gan("none")
+        gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, loss="wasserstein")
+    data = distribute.distribute_dataset(
+        strategy, common.tf_dataset(common.global_batches(True)),
+        n_critic=1)
+    try:
+        gan.fit(data, epochs=1, steps_per_epoch=1, verbose=0)
+    except ValueError as e:
+        return int("inside `strategy.scope()`" in str(e))
+    return 0
+
+
 def main(path):
     one = tf.distribute.OneDeviceStrategy("/cpu:0")
     two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert two.num_replicas_in_sync == 2
-    runs = {}
+    runs = {"misuse": {"optimizer_outside_scope": _optimizer_outside_scope(
+        two)}}
     for norm, inject in (("none", True), ("none", False), ("sync", True),
                          ("batch", True)):
         runs[f"one-{norm}-{int(inject)}"] = run(one, norm, inject)
