@@ -3,6 +3,44 @@
 import tensorflow as tf
 from keras import ops
 
+try:  # Keras' TF backend routes `ops.moments` through this function.
+    from keras.src.backend.tensorflow import nn as _keras_tf_nn
+except ImportError:  # pragma: no cover - other Keras layouts
+    _keras_tf_nn = None
+
+
+def _exact_moments(x, axes, keepdims):
+    mean = tf.reduce_mean(x, axes, keepdims=True)
+    variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axes,
+                              keepdims=True)
+    if not keepdims:
+        mean = tf.squeeze(mean, axes)
+        variance = tf.squeeze(variance, axes)
+    return mean, variance
+
+
+@contextlib.contextmanager
+def _exact_second_derivatives():
+    """Makes `ops.moments` twice differentiable while a graph is built.
+
+    `tf.nn.moments`, which Keras' TF backend uses for LayerNormalization and
+    GroupNormalization, computes the variance around `stop_gradient(mean)`.
+    That leaves first derivatives exact but drops a term of the second
+    derivatives, so a gradient penalty through such a discriminator got
+    wrong weight gradients (found against a PyTorch reference). Inside this
+    context the variance is taken around the differentiable mean. The swap
+    happens at trace time only.
+    """
+    original = getattr(_keras_tf_nn, "_compute_moments", None)
+    if original is None:
+        yield
+        return
+    _keras_tf_nn._compute_moments = _exact_moments
+    try:
+        yield
+    finally:
+        _keras_tf_nn._compute_moments = original
+
 
 def value_and_grad(fn, variables):
     with tf.GradientTape() as tape:
@@ -16,7 +54,7 @@ def value_and_grad(fn, variables):
 def input_gradient(fn, x):
     # Called inside the outer tape, so the outer tape records this gradient
     # computation and the penalty can be differentiated w.r.t. the weights.
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, _exact_second_derivatives():
         tape.watch(x)
         out = ops.sum(fn(x))
     return tape.gradient(out, x)

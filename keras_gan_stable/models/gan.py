@@ -426,9 +426,19 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     # Data
     # ------------------------------------------------------------------ #
     def _unpack(self, data):
-        if isinstance(data, (list, tuple)) and len(data) == 1:
-            data = data[0]
-        z = z_g = eps = labels = None
+        labels = None
+        if isinstance(data, (list, tuple)):
+            # train_on_batch(x) and evaluate(x) hand over (x, None, None).
+            data = tuple(data)
+            while data and data[-1] is None:
+                data = data[:-1]
+            if len(data) == 1:
+                data = data[0]
+            elif len(data) > 1 and isinstance(data[0], dict):
+                # fit(x=dict, y=labels)
+                labels = data[1]
+                data = data[0]
+        z = z_g = eps = None
         if isinstance(data, dict):
             if "images" not in data:
                 raise ValueError(
@@ -436,7 +446,8 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                     f"keys: {sorted(data)}"
                 )
             images = data["images"]
-            labels = data.get("labels")
+            if data.get("labels") is not None:
+                labels = data["labels"]
             z = data.get("z")
             z_g = data.get("z_g")
             eps = data.get("eps")
