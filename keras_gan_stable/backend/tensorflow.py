@@ -1,5 +1,7 @@
 """TensorFlow plumbing: `tf.GradientTape`, nested for input gradients."""
 
+import contextlib
+
 import tensorflow as tf
 from keras import ops
 
