@@ -4,6 +4,9 @@ from keras_gan_stable.metrics.extractors import ClassifierExtractor
 from keras_gan_stable.metrics.extractors import FeatureExtractor
 from keras_gan_stable.metrics.extractors import InceptionExtractor
 from keras_gan_stable.metrics.extractors import get_extractor
+from keras_gan_stable.metrics.evaluate import Evaluator
+from keras_gan_stable.metrics.evaluate import ImageSource
+from keras_gan_stable.metrics.evaluate import evaluate
 from keras_gan_stable.metrics.feature_classifier import feature_classifier
 from keras_gan_stable.metrics.feature_classifier import train_feature_classifier
 from keras_gan_stable.metrics.frechet import frechet_distance
@@ -24,15 +27,18 @@ from keras_gan_stable.metrics.streaming import FeatureStore
 
 __all__ = [
     "ClassifierExtractor",
+    "Evaluator",
     "FeatureExtractor",
     "FeatureStatistics",
     "FeatureStore",
+    "ImageSource",
     "InceptionExtractor",
     "KIDResult",
     "ModeCoverage",
     "feature_classifier",
     "frechet_distance",
     "frechet_distance_from_features",
+    "evaluate",
     "get_extractor",
     "inception_score",
     "kernel_inception_distance",
