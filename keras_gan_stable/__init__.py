@@ -13,6 +13,10 @@ from keras_gan_stable.layers.spectral_normalization import SpectralNormalization
 from keras_gan_stable.layers.conditional_batch_norm import ConditionalBatchNormalization
 from keras_gan_stable.architectures.dcgan import dcgan_discriminator
 from keras_gan_stable.architectures.dcgan import dcgan_generator
+from keras_gan_stable.architectures.sngan import sngan_cnn_discriminator
+from keras_gan_stable.architectures.sngan import sngan_cnn_generator
+from keras_gan_stable.architectures.sngan import sngan_resnet_discriminator
+from keras_gan_stable.architectures.sngan import sngan_resnet_generator
 from keras_gan_stable.models.progan import ProGAN
 from keras_gan_stable.architectures.progan import progan_discriminator
 from keras_gan_stable.architectures.progan import progan_generator
@@ -40,6 +44,10 @@ __all__ = [
     "ConditionalBatchNormalization",
     "dcgan_discriminator",
     "dcgan_generator",
+    "sngan_cnn_discriminator",
+    "sngan_cnn_generator",
+    "sngan_resnet_discriminator",
+    "sngan_resnet_generator",
     "ProGAN",
     "ProGANDiscriminator",
     "ProGANGenerator",
