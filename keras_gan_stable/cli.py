@@ -320,8 +320,6 @@ def build_gan(config, data_shape, num_classes=None):
     """Builds and compiles the GAN a configuration describes."""
     import inspect
 
-    import keras
-
     from keras_gan_stable import presets
     from keras_gan_stable.models.gan import GAN
     from keras_gan_stable.utils.config import make_optimizer
@@ -338,37 +336,33 @@ def build_gan(config, data_shape, num_classes=None):
                 "which this installation lacks. Set train.ema=null."
             )
         kwargs["ema_decay"] = t["ema"]
-    gan = GAN(generator, discriminator, **kwargs)
+    model_class = GAN
+    if config["model"]["architecture"] == "progan":
+        from keras_gan_stable.models.progan import ProGAN as model_class
+    gan = model_class(generator, discriminator, **kwargs)
     gan.compile(d_optimizer=make_optimizer(t["d_optimizer"]),
                 g_optimizer=make_optimizer(t["g_optimizer"]),
                 loss=t["loss"], penalty=t["penalty"],
                 penalty_weight=t["penalty_weight"], n_critic=t["n_critic"],
                 weight_clip=t["weight_clip"], drift=t["drift"],
                 label_smoothing=t["label_smoothing"])
-    del keras
     return gan
 
 
-def _extra_callbacks(config, gan):
-    """Callbacks a recipe needs (progressive growing for ProGAN)."""
+def _extra_callbacks(config, gan, total_images):
+    """Callbacks a recipe needs: progressive growing for ProGAN."""
     if config["model"]["architecture"] != "progan":
         return []
-    try:
-        from keras_gan_stable.callbacks.progressive_growing import (
-            ProgressiveGrowing)
-    except ImportError:
-        return []
-    import inspect
+    from keras_gan_stable.callbacks.progressive_growing import (
+        ProgressiveGrowing)
 
-    params = inspect.signature(ProgressiveGrowing.__init__).parameters
-    epochs = config["train"]["epochs"] or 1
-    kwargs = {}
-    if "epochs_per_phase" in params:
-        kwargs["epochs_per_phase"] = max(1, epochs // 8)
-    try:
-        return [ProgressiveGrowing(**kwargs)]
-    except TypeError:
-        return []
+    # 4x4 stable, then a fade-in and a stable phase per doubling, sharing
+    # the image budget equally (the paper: 800k images per phase).
+    phases = 2 * (int(math.log2(gan.image_shape[0])) - 2) + 1
+    per_phase = max(1, total_images // phases)
+    return [ProgressiveGrowing(fade_images=per_phase, stable_images=per_phase,
+                               batch_size=config["train"]["batch_size"],
+                               stop_at_end=False)]
 
 
 class _CheckpointEvery:
@@ -466,7 +460,10 @@ def train(config, out_dir, resume=False, state=None, verbose="auto"):
             pass
     every = max(1, epochs // 10)
     callbacks.append(_CheckpointEvery.make(out_dir, every, initial_epoch))
-    callbacks.extend(_extra_callbacks(config, gan))
+    total_images = epochs * per_step * (fit_kwargs.get("steps_per_epoch")
+                                        or steps_per_epoch)
+    # Schedules go first, so the logs they write reach the plots.
+    callbacks[:0] = _extra_callbacks(config, gan, total_images)
 
     history = gan.fit(data, epochs=epochs, initial_epoch=initial_epoch,
                       callbacks=callbacks, verbose=verbose, **fit_kwargs)

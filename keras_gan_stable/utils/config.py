@@ -10,6 +10,10 @@ checks every value before anything is built. Files are read with
 import copy
 import json
 import os
+import re
+
+# YAML 1.1 (PyYAML) reads "1e-4" as a string; these are numbers here.
+_EXP_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
 
 DEFAULT_CONFIG = {
     "name": None,
@@ -114,6 +118,16 @@ def merge(base, update, where="config", prefix=""):
     return out
 
 
+def _coerce_numbers(value):
+    if isinstance(value, str) and _EXP_NUMBER.match(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _coerce_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce_numbers(v) for v in value]
+    return value
+
+
 def load_config_file(path):
     """Reads a YAML or JSON file into a dict (safely: no code execution)."""
     if not os.path.exists(path):
@@ -140,7 +154,7 @@ def load_config_file(path):
             f"Config file {path}: expected a mapping of settings, found "
             f"{type(data).__name__}."
         )
-    return data
+    return _coerce_numbers(data)
 
 
 def parse_override(text):
@@ -158,7 +172,7 @@ def parse_override(text):
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
-    return key, value
+    return key, _coerce_numbers(value)
 
 
 def apply_override(config, key, value):

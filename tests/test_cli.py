@@ -1,0 +1,315 @@
+"""The `keras-gan-stable` command: usage errors, recipes, the main job end to end."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from keras_gan_stable import presets
+from keras_gan_stable.cli import build_gan
+from keras_gan_stable.cli import main
+from keras_gan_stable.cli import resolve_config
+from keras_gan_stable.utils.config import ConfigError
+
+
+def _run(argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    return info.value.code
+
+
+def _usage_error(argv, capsys, *fragments):
+    code = _run(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("keras-gan-stable: error:"), err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv,fragments", [
+    (["train", "--recipe", "bigggan"], ["Unknown recipe 'bigggan'", "sngan"]),
+    (["train", "--set", "train.n_critic=0"], ["train.n_critic=0"]),
+    (["train", "--set", "train.penalty_weight=-1"],
+     ["train.penalty_weight=-1"]),
+    (["train", "--set", "train.loss=wgan"], ["train.loss='wgan'", "hinge"]),
+    (["train", "--set", "model.depth=3"], ["model.depth", "unknown setting"]),
+    (["train", "--set", "train.d_optimizer.name=adamw"],
+     ["train.d_optimizer.name='adamw'"]),
+    (["train", "--set", "n_critic"], ["key=value"]),
+    (["train", "--epochs", "two"], ["--epochs", "invalid int"]),
+    (["train", "--epochs", "2", "--images", "10"], ["not allowed with"]),
+    (["train", "--data", "no/such/folder"], ["no/such/folder",
+                                             "does not exist"]),
+    (["train", "--data", "celeba"], ["Unknown data source 'celeba'"]),
+    (["fly"], ["invalid choice"]),
+    (["sample", "no_run", "--out", "x.png"], ["no_run does not exist"]),
+    (["sample", "no_run", "--out", "x.gif"], ["x.gif", ".png"]),
+])
+def test_usage_errors_exit_2_with_one_line(argv, fragments, capsys, in_tmp):
+    _usage_error(argv, capsys, *fragments)
+    assert not os.path.exists("runs")  # nothing written
+
+
+def test_bad_data_and_config_files_exit_2(capsys, in_tmp):
+    x = np.zeros((8, 8, 8), "float32")
+    x[5, 1, 1] = np.nan
+    np.save("nan.npy", x)
+    _usage_error(["train", "--data", "nan.npy"], capsys, "nan.npy", "NaN",
+                 "index 5")
+    np.save("chw.npy", np.zeros((8, 3, 8, 8), "uint8"))
+    _usage_error(["train", "--data", "chw.npy"], capsys, "channels-first")
+    os.makedirs("imgs")
+    _usage_error(["train", "--data", "imgs"], capsys, "holds no PNG/JPEG")
+    os.environ["TFDS_DATA_DIR"] = str(in_tmp / "tfds")
+    try:
+        _usage_error(["train", "--data", "tfds:mnist"], capsys,
+                     "not available offline", str(in_tmp / "tfds"))
+    finally:
+        del os.environ["TFDS_DATA_DIR"]
+    with open("bad.yaml", "w") as f:
+        f.write("train: {n_critic: [1, \n")
+    _usage_error(["train", "--config", "bad.yaml"], capsys, "bad.yaml",
+                 "not valid YAML")
+    # A config file never runs code: YAML's python tags are refused.
+    marker = in_tmp / "marker_dir"
+    with open("evil.yaml", "w") as f:
+        f.write(f"name: !!python/object/apply:os.mkdir ['{marker}']\n")
+    _usage_error(["train", "--config", "evil.yaml"], capsys, "evil.yaml")
+    assert not marker.exists()
+    with open("c.json", "w") as f:
+        json.dump({"train": {"batch_size": 0}}, f)
+    _usage_error(["train", "--config", "c.json"], capsys,
+                 "train.batch_size=0")
+    with open("u.json", "w") as f:
+        json.dump({"trian": {"batch_size": 8}}, f)
+    _usage_error(["train", "--config", "u.json"], capsys, "'trian'",
+                 "u.json")
+    assert not os.path.exists("runs")
+
+
+def test_config_precedence(tmp_path):
+    cfg_file = tmp_path / "run.yaml"
+    cfg_file.write_text(
+        "recipe: wgan-gp\ndata: {source: mnist}\ntrain: {n_critic: 3}\n")
+    config = resolve_config(config_file=str(cfg_file),
+                            overrides=["train.batch_size=16",
+                                       "train.g_optimizer.learning_rate=3e-4"],
+                            epochs=4)
+    assert config["recipe"] == "wgan-gp" and config["name"] == "wgan-gp"
+    assert config["data"]["source"] == "mnist"
+    assert config["train"]["n_critic"] == 3  # file over recipe
+    assert config["train"]["batch_size"] == 16  # --set over file
+    assert config["train"]["epochs"] == 4 and config["train"]["images"] is None
+    assert config["train"]["g_optimizer"] == {
+        "name": "adam", "learning_rate": 3e-4, "beta_1": 0.0, "beta_2": 0.9}
+    # A flag recipe overrides the file's recipe.
+    assert resolve_config(recipe="wgan", config_file=str(cfg_file))[
+        "train"]["weight_clip"] == 0.01
+    with pytest.raises(ConfigError, match="Unknown recipe"):
+        resolve_config(recipe="nope")
+
+
+# The papers' settings (DCGAN, WGAN, WGAN-GP, SNGAN, SAGAN, ProGAN).
+PAPER_SETTINGS = {
+    "dcgan": ("non_saturating", None, 1, None, "Adam", 2e-4, 2e-4, 0.5),
+    "wgan": ("wasserstein", None, 5, 0.01, "RMSprop", 5e-5, 5e-5, None),
+    "wgan-gp": ("wasserstein", "gp", 5, None, "Adam", 1e-4, 1e-4, 0.0),
+    "sngan": ("hinge", None, 1, None, "Adam", 2e-4, 2e-4, 0.5),
+    "sagan": ("hinge", None, 1, None, "Adam", 4e-4, 1e-4, 0.0),
+    "progan": ("wasserstein", "gp", 1, None, "Adam", 1e-3, 1e-3, 0.0),
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(PAPER_SETTINGS))
+def test_recipes_build_the_papers_settings(recipe):
+    loss, penalty, k, clip, opt, d_lr, g_lr, beta_1 = PAPER_SETTINGS[recipe]
+    config = resolve_config(recipe=recipe, overrides=["model.width=8",
+                                                      "model.latent_dim=16"])
+    try:
+        gan = build_gan(config, (32, 32, 1))
+    except ValueError as e:  # architecture not installed
+        pytest.skip(str(e))
+    assert gan.loss_fn.name == loss
+    assert [p.kind for p in gan.penalties] == ([penalty] if penalty else [])
+    if penalty:
+        assert gan.penalties[0].scale == pytest.approx(10.0)
+    assert gan.n_critic == k and gan.weight_clip == clip
+    assert type(gan.d_optimizer).__name__ == opt
+    lr = lambda o: float(keras.ops.convert_to_numpy(o.learning_rate))  # noqa
+    assert lr(gan.d_optimizer) == pytest.approx(d_lr)
+    assert lr(gan.g_optimizer) == pytest.approx(g_lr)
+    if beta_1 is not None:
+        assert gan.d_optimizer.beta_1 == beta_1
+    assert gan.image_shape == (32, 32, 1)
+    layers = [type(layer).__name__
+              for layer in gan.discriminator._flatten_layers()]
+    if recipe in ("sngan", "sagan"):
+        assert "SpectralNormalization" in layers
+    if recipe == "wgan-gp":
+        assert "BatchNormalization" not in layers
+    if recipe == "progan":
+        assert gan.drift == pytest.approx(0.001)
+    # The recommended recipe is one of the measured ones, verbatim.
+    assert presets.get_recipe("recommended") == presets.get_recipe(
+        presets.RECOMMENDED)
+
+
+def test_point_data_uses_mlp_networks():
+    config = resolve_config(data="ring8", overrides=["model.width=16"])
+    gan = build_gan(config, (2,))
+    assert gan.image_shape == (2,)
+    out = gan.generate(5, seed=0)
+    assert out.shape == (5, 2)
+
+
+def _events(logdir):
+    import tensorflow as tf
+
+    scalars, images = {}, {}
+    for path in sorted(glob.glob(os.path.join(logdir, "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for v in event.summary.value:
+                t = tf.make_ndarray(v.tensor)
+                if v.metadata.plugin_data.plugin_name == "images":
+                    images[(v.tag, event.step)] = t
+                else:
+                    scalars.setdefault(v.tag, {})[event.step] = float(t)
+    return scalars, images
+
+
+@pytest.mark.slow
+def test_main_job_end_to_end(in_tmp, capsys):
+    """`keras-gan-stable train` (SNGAN on digits) with a short budget."""
+    import tensorflow as tf
+    from PIL import Image
+
+    from keras_gan_stable.export import load_checkpoint
+    from keras_gan_stable.utils.images import image_grid, to_uint8
+
+    small = ["--set", "model.width=8", "--set", "data.max_samples=256",
+             "--set", "output.samples=16", "--set", "output.fid_samples=128",
+             "--set", "train.batch_size=32", "--quiet"]
+    assert _run(["train", "--images", "512"] + small) == 0
+    out = capsys.readouterr().out
+    run = in_tmp / "runs" / "sngan"
+    assert f"Outputs in {os.path.join('runs', 'sngan')}/" in out
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["recipe"] == "sngan" and config["train"]["loss"] == "hinge"
+    assert config["data"]["source"] == "digits"
+    # 256 images, 32 per step: 8 steps an epoch, 512 images = 2 epochs.
+    grids = sorted(os.listdir(run / "samples"))
+    assert grids == ["epoch_0000.png", "epoch_0001.png", "epoch_0002.png"]
+    history = json.loads((run / "history.json").read_text())
+    assert history["epoch"] == [1, 2] and len(history["d_loss"]) == 2
+    with Image.open(run / "curves.png") as im:
+        assert im.size[0] > 300
+    state = json.loads((run / "train_state.json").read_text())
+    assert state == {"epoch": 2}
+
+    # The last grid is the checkpoint's generator on the fixed noise.
+    gan, _ = load_checkpoint(str(run))
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 16
+    z, _ = gan.sample_latents(16, seed=config["train"]["seed"])
+    fake = keras.ops.convert_to_numpy(gan.generator(z, training=False))
+    expected = image_grid(fake)
+    with Image.open(run / "samples" / "epoch_0002.png") as im:
+        png = np.asarray(im)
+    assert png.shape[:2] == (expected.shape[0] * (png.shape[0] //
+                                                  expected.shape[0]),) * 2
+    step = png.shape[0] // expected.shape[0]
+    assert np.abs(png[::step, ::step].astype(int)
+                  - expected[..., 0].astype(int)).max() <= 1
+
+    # TensorBoard: scalars per epoch, the grid as an image.
+    scalars, images = _events(str(run / "tensorboard" / "train"))
+    assert set(scalars["d_loss"]) == {1, 2}
+    np.testing.assert_allclose(
+        [scalars["g_loss"][1], scalars["g_loss"][2]], history["g_loss"],
+        rtol=1e-6)
+    w, h, png_bytes = images[("samples", 2)]
+    tb_grid = tf.io.decode_png(png_bytes).numpy()
+    np.testing.assert_array_equal(tb_grid[..., 0], image_grid(fake)[..., 0])
+
+    # The SavedModel serves the same generator.
+    model = tf.saved_model.load(str(run / "saved_model" / "1"))
+    served = model.serve(tf.constant(z)).numpy()
+    assert np.abs(served.astype(int) - to_uint8(fake).astype(int)).max() <= 1
+
+    summary = json.loads((run / "summary.json").read_text())
+    for path in summary["files"].values():
+        assert os.path.exists(path), path
+    assert summary["metrics"]["classifier_fid"] > 0
+    assert summary["final_logs"]["d_loss"] == pytest.approx(
+        history["d_loss"][-1])
+    leftovers = [p for p in glob.glob(str(run / "**" / "*"), recursive=True)
+                 if "tmp" in os.path.basename(p)]
+    assert leftovers == []
+
+    # sample: from the checkpoint (PNG) and from the export (array).
+    assert _run(["sample", str(run), "--out", "s.png", "-n", "4"]) == 0
+    with Image.open("s.png") as im:
+        assert im.mode == "L"
+    assert _run(["sample", str(run / "saved_model"), "--out", "s.npy",
+                 "-n", "3", "--seed", "5"]) == 0
+    np.testing.assert_array_equal(
+        np.load("s.npy"), model.sample(tf.constant(3), tf.constant(5)).numpy())
+    # export to a serving folder.
+    assert _run(["export", str(run), "--out", "serving", "--version",
+                 "7"]) == 0
+    assert os.path.exists("serving/7/saved_model.pb")
+
+    # Resume: one more epoch continues the counters and the grids.
+    assert _run(["train", "--resume", str(run), "--epochs", "3",
+                 "--quiet"]) == 0
+    assert json.loads((run / "train_state.json").read_text()) == {"epoch": 3}
+    assert os.path.exists(run / "samples" / "epoch_0003.png")
+    gan, _ = load_checkpoint(str(run))
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 24
+    # A second default run gets its own folder.
+    assert _run(["train", "--epochs", "1"] + small[:-1] + [
+        "--set", "output.export=false", "--set", "output.fid_samples=0",
+        "--quiet"]) == 0
+    assert os.path.exists(in_tmp / "runs" / "sngan-2" / "checkpoint.keras")
+
+
+@pytest.mark.slow
+def test_python_m_and_backend_switch(in_tmp):
+    """`python -m keras_gan_stable --backend jax ...` re-runs under JAX."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_gan_stable", "--backend", "jax",
+         "train", "--data", "ring8", "--epochs", "1", "--quiet",
+         "--set", "data.num_samples=256", "--set", "model.width=16",
+         "--set", "output.tensorboard=false"],
+        capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((in_tmp / "runs" / "sngan" /
+                          "summary.json").read_text())
+    assert summary["backend"] == "jax"
+    assert set(summary["metrics"]) == {"modes", "high_quality"}
+    assert os.path.exists(in_tmp / "runs" / "sngan" / "samples" /
+                          "epoch_0001.png")
+    proc = subprocess.run([sys.executable, "-m", "keras_gan_stable", "train",
+                           "--recipe", "nope"], capture_output=True,
+                          text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "keras-gan-stable: error: Unknown recipe 'nope'")
