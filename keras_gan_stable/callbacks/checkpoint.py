@@ -221,12 +221,14 @@ def restore_checkpoint(model, directory, max_step=None, on_skip=None):
                 on_skip(path, reason)
             continue
         entries = checkpoint_variables(model)
+        # Matched by position and shape: layer names get suffixes (dense_1)
+        # when a process builds the same model twice.
         expected = [[k, list(v.shape)] for k, v in entries]
         stored = [[k, shape] for k, shape, _ in meta["variables"]]
-        if expected != stored:
+        if [e[1] for e in expected] != [s[1] for s in stored]:
             diff = next((a, b) for a, b in zip(expected + [None] * len(stored),
                                                stored + [None] * len(expected))
-                        if a != b)
+                        if (a and a[1]) != (b and b[1]))
             raise ValueError(
                 f"The checkpoint {path} was written from a model with other "
                 f"variables (first difference: model {diff[0]} vs checkpoint "
@@ -234,7 +236,7 @@ def restore_checkpoint(model, directory, max_step=None, on_skip=None):
                 "same way (same networks, options and optimizers)."
             )
         with np.load(os.path.join(path, "state.npz")) as data:
-            for key, v in entries:
+            for (_, v), (key, _) in zip(entries, stored):
                 v.assign(data[key])
         meta["path"] = path
         return meta
@@ -245,31 +247,33 @@ def _lr_value(optimizer):
     return float(ops.convert_to_numpy(optimizer.learning_rate))
 
 
-class ResumableBatches(keras.utils.PyDataset):
-    """Batches of an in-memory array, shuffled as a function of the epoch.
+class ResumableBatches:
+    """A stream of batches of an in-memory array, shuffled as a function of
+    the epoch, that resumes at any epoch.
 
     Epoch `e` visits the samples in the order
     `np.random.default_rng([seed, e]).permutation(n)`, so the stream from
-    any epoch on is reproducible without replaying earlier epochs: a
-    checkpoint stores the epoch (`get_state()`) and a resumed run continues
-    with exactly the batches a straight run would have seen.
-    `ResumableCheckpoint(..., data=batches)` does this automatically.
+    any epoch on is reproducible without replaying earlier epochs. Train
+    on `stream()` (a generator, read in order even when Keras prefetches)
+    with `steps_per_epoch=batches.steps_per_epoch`; the stream starts at
+    `batches.epoch`, read when its first batch is drawn, which is after
+    `ResumableCheckpoint` has restored it from the checkpoint
+    (`get_state()` / `set_state()`).
 
     Args:
         x: array `[N, ...]` of images.
-        batch_size: int. Samples per batch; the last partial batch is
-            dropped.
+        batch_size: int. Samples per batch; the last partial batch of an
+            epoch is dropped.
         y: optional array `[N]` of labels (batches are then `(x, y)`).
         seed: int. Seed of the shuffle. Defaults to `0`.
         shuffle: bool. Defaults to `True`.
 
     >>> data = ResumableBatches(images, batch_size=64, seed=0)
-    >>> gan.fit(data, epochs=20, callbacks=[ResumableCheckpoint("ckpt",
-    ...                                                         data=data)])
+    >>> gan.fit(data.stream(), steps_per_epoch=data.steps_per_epoch,
+    ...         epochs=20, callbacks=[ResumableCheckpoint("ckpt", data=data)])
     """
 
-    def __init__(self, x, batch_size, y=None, seed=0, shuffle=True, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, x, batch_size, y=None, seed=0, shuffle=True):
         self.x = np.asarray(x)
         self.y = None if y is None else np.asarray(y)
         self.batch_size = int(batch_size)
@@ -288,29 +292,43 @@ class ResumableBatches(keras.utils.PyDataset):
         self._order = None
         self._order_epoch = None
 
-    def __len__(self):
+    @property
+    def steps_per_epoch(self):
         return len(self.x) // self.batch_size
 
-    def _permutation(self):
-        if self._order_epoch != self.epoch:
+    def __len__(self):
+        return self.steps_per_epoch
+
+    def _permutation(self, epoch):
+        if self._order_epoch != epoch:
             n = len(self.x)
-            self._order = (np.random.default_rng([self.seed, self.epoch])
+            self._order = (np.random.default_rng([self.seed, epoch])
                            .permutation(n) if self.shuffle else np.arange(n))
-            self._order_epoch = self.epoch
+            self._order_epoch = epoch
         return self._order
 
-    def __getitem__(self, index):
-        idx = self._permutation()[index * self.batch_size:
-                                  (index + 1) * self.batch_size]
+    def batch(self, epoch, index):
+        """Batch `index` of epoch `epoch`."""
+        idx = self._permutation(epoch)[index * self.batch_size:
+                                       (index + 1) * self.batch_size]
         if self.y is None:
             return self.x[idx]
         return self.x[idx], self.y[idx]
 
-    def on_epoch_end(self):
-        self.epoch += 1
+    def stream(self):
+        """An endless generator of batches from epoch `self.epoch` on."""
+        epoch = self.epoch  # read at the first draw, after a restore
+        while True:
+            for index in range(self.steps_per_epoch):
+                batch = self.batch(epoch, index)
+                # Keras takes generator items as tuples.
+                yield batch if isinstance(batch, tuple) else (batch,)
+            epoch += 1
 
-    def get_state(self):
-        return {"epoch": int(self.epoch), "seed": self.seed}
+    def get_state(self, epoch=None):
+        """The position to resume from (the next epoch to train)."""
+        return {"epoch": int(self.epoch if epoch is None else epoch),
+                "seed": self.seed}
 
     def set_state(self, state):
         self.epoch = int(state["epoch"])
@@ -320,8 +338,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     """Checkpoints a GAN run so it can resume exactly after any crash, and
     rolls back runs stuck on non-finite steps.
 
-    Resuming: `gan.fit(data, epochs=E, callbacks=[ResumableCheckpoint(dir,
-    data=data)])` restores the newest complete checkpoint in `dir` (if any)
+    Resuming: `gan.fit(data.stream(), steps_per_epoch=data.steps_per_epoch,
+    epochs=E, callbacks=[ResumableCheckpoint(dir, data=data)])` restores the newest complete checkpoint in `dir` (if any)
     before the first step and starts at the epoch it recorded; the
     training then continues bit for bit as if never interrupted when the
     data stream is a function of the epoch (`ResumableBatches`, or any
@@ -462,9 +480,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         model = self.model  # syncs the JAX training state first
         states = {k: cb.get_state()
                   for k, cb in self._stateful_callbacks().items()}
+        data_state = None
+        if self.data is not None:
+            try:
+                data_state = self.data.get_state(epoch=epoch)
+            except TypeError:  # get_state() without an epoch argument
+                data_state = self.data.get_state()
         return save_checkpoint(
-            model, self.directory, epoch=epoch,
-            data_state=None if self.data is None else self.data.get_state(),
+            model, self.directory, epoch=epoch, data_state=data_state,
             callback_states=states, keep=self.keep)
 
     # -- Keras hooks -----------------------------------------------------
