@@ -26,22 +26,29 @@ def _check_stats(mu, sigma, name):
 def trace_sqrt_product(sigma1, sigma2):
     """`trace(sqrtm(sigma1 @ sigma2))` for symmetric PSD matrices, in float64.
 
-    `sigma1 @ sigma2` is not symmetric, but it is similar to the symmetric
-    PSD matrix `sqrt(S1) S2 sqrt(S1)`, whose eigenvalues are its own. With
-    `S1 = U diag(w) U^T`, that matrix is similar to
-    `diag(sqrt(w)) U^T S2 U diag(sqrt(w))`, so two symmetric eigenvalue
-    problems replace the Schur-based `scipy.linalg.sqrtm` of a general
-    matrix: several times faster, real-valued throughout, and without the
-    imaginary round-off that `sqrtm` leaves on near-singular products.
-    Eigenvalues that round-off pushes below zero are clipped to zero.
+    `S1 @ S2` is not symmetric, but it is similar to a symmetric PSD matrix
+    with the same eigenvalues, so the trace of its square root is the sum of
+    the square roots of that matrix's eigenvalues. With the Cholesky factor
+    `S1 = L L^T`, `L^-1 (S1 S2) L = L^T S2 L`; when `S1` is singular (fewer
+    samples than dimensions) `S1 = U diag(w) U^T` gives
+    `diag(sqrt(w)) U^T S2 U diag(sqrt(w))` instead. Either way one symmetric
+    eigenvalue problem replaces the Schur-based `scipy.linalg.sqrtm` of a
+    general matrix: several times faster, real-valued throughout, and
+    without the imaginary round-off that `sqrtm` leaves on near-singular
+    products. Eigenvalues that round-off pushes below zero are clipped.
     """
     sigma1 = np.asarray(sigma1, dtype=np.float64)
-    sigma2 = np.asarray(sigma2, dtype=np.float64)
-    w, u = np.linalg.eigh(0.5 * (sigma1 + sigma1.T))
-    root_w = np.sqrt(np.clip(w, 0.0, None))                   # [D]
-    m = u.T @ (0.5 * (sigma2 + sigma2.T)) @ u                 # [D, D]
-    m *= root_w[:, None]
-    m *= root_w[None, :]
+    sigma2 = 0.5 * (np.asarray(sigma2, dtype=np.float64) + np.transpose(sigma2))
+    sigma1 = 0.5 * (sigma1 + sigma1.T)
+    try:
+        chol = np.linalg.cholesky(sigma1)                     # [D, D]
+        m = chol.T @ sigma2 @ chol
+    except np.linalg.LinAlgError:
+        w, u = np.linalg.eigh(sigma1)
+        root_w = np.sqrt(np.clip(w, 0.0, None))               # [D]
+        m = u.T @ sigma2 @ u
+        m *= root_w[:, None]
+        m *= root_w[None, :]
     m = 0.5 * (m + m.T)
     eig = np.linalg.eigvalsh(m)
     return float(np.sum(np.sqrt(np.clip(eig, 0.0, None))))
