@@ -107,7 +107,7 @@ def test_compile_kwargs_are_hinge_and_ttur():
     assert sagan_compile_kwargs(n_critic=2)["n_critic"] == 2
 
 
-@pytest.mark.multibackend
+@pytest.mark.slow
 def test_one_step_moves_attention_by_the_ttur_rates(rng):
     # With beta_1 = 0 the first Adam step is lr * g / (|g| + eps'), i.e.
     # lr * sign(g): after one train step each attention gamma (0 at start)

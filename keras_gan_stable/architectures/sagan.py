@@ -1,6 +1,6 @@
 """SAGAN generator and discriminator: residual networks with self-attention.
 
-Both networks are the ResNet GANs of SNGAN/BigGAN at 32x32 and 64x64 with
+Both networks are the ResNet GANs of SNGAN/BigGAN at 32x32, 64x64 and 128x128 with
 a `SelfAttention2D` block after the residual block that produces each
 requested feature-map resolution, spectral normalisation on every weight
 of G and D, conditional BatchNorm in G and a projection discriminator when
@@ -24,12 +24,16 @@ from keras_gan_stable.layers.spectral_normalization import (
 _G_PLAN = {
     32: {"start": 4, "channels": (4, 4, 4), "resolutions": (8, 16, 32)},
     64: {"start": 4, "channels": (8, 4, 2, 1), "resolutions": (8, 16, 32, 64)},
+    128: {"start": 4, "channels": (16, 8, 4, 2, 1),
+          "resolutions": (8, 16, 32, 64, 128)},
 }
 _D_PLAN = {
     # (channels, downsample) per block; the first block is SNGAN's
     # "optimized" block on the image.
     32: ((4, True), (4, True), (4, False), (4, False)),
     64: ((1, True), (2, True), (4, True), (8, True), (8, False)),
+    128: ((1, True), (2, True), (4, True), (8, True), (16, True),
+          (16, False)),
 }
 _BN_MOMENTUM = 0.9  # torch's 0.1 update rate, as in the SNGAN/BigGAN code
 
@@ -40,9 +44,10 @@ def _check_image_shape(image_shape):
     except (TypeError, ValueError):
         image_shape = ()
     if len(image_shape) != 3 or image_shape[0] != image_shape[1] or (
-            image_shape[0] not in (32, 64)) or image_shape[2] < 1:
+            image_shape[0] not in (32, 64, 128)) or image_shape[2] < 1:
         raise ValueError(
-            "SAGAN builders support square images of 32x32 or 64x64 with any "
+            "SAGAN builders support square images of 32x32, 64x64 or 128x128 "
+            "with any "
             f"number of channels. Received: `image_shape={image_shape}`. "
             "Resize the data or pick another architecture."
         )
@@ -147,15 +152,17 @@ def sagan_generator(latent_dim=128, image_shape=(32, 32, 3), width=64,
 
     Args:
         latent_dim: int. Size of z. Defaults to `128`.
-        image_shape: tuple. `(H, W, C)` with H = W in {32, 64}. Defaults to
-            `(32, 32, 3)`.
+        image_shape: tuple. `(H, W, C)` with H = W in {32, 64, 128}.
+            Defaults to `(32, 32, 3)`.
         width: int. Base channel count: the blocks have `4 * width`
             channels at 32x32 (256 for `width=64`, as SNGAN's CIFAR
-            generator) and `8, 4, 2, 1 * width` at 64x64. Defaults to `64`.
+            generator), `8, 4, 2, 1 * width` at 64x64 and
+            `16, 8, 4, 2, 1 * width` at 128x128. Defaults to `64`.
         num_classes: int or `None`. Class-conditional BatchNorm with this
             many classes. Defaults to `None`.
         attention_resolutions: int, tuple of ints or `None`. Feature-map
-            sizes (8, 16, 32, and 64 for 64x64 images) after which a
+            sizes (8, 16, 32, and 64 and 128 up to the image size) after
+            which a
             self-attention block is placed. Defaults to `(32,)`, the best
             placement in the SAGAN paper.
         pool_keys_values: bool. 2x2 max-pool keys and values in the
@@ -223,18 +230,19 @@ def sagan_discriminator(image_shape=(32, 32, 3), width=64, num_classes=None,
     spectrally normalised.
 
     Args:
-        image_shape: tuple. `(H, W, C)` with H = W in {32, 64}. Defaults to
-            `(32, 32, 3)`.
+        image_shape: tuple. `(H, W, C)` with H = W in {32, 64, 128}.
+            Defaults to `(32, 32, 3)`.
         width: int. Base channel count: blocks have `4 * width` channels
-            at 32x32 (SNGAN's CIFAR discriminator for `width=32`: 128) and
-            `1, 2, 4, 8, 8 * width` at 64x64. Defaults to `64`.
+            at 32x32 (SNGAN's CIFAR discriminator for `width=32`: 128),
+            `1, 2, 4, 8, 8 * width` at 64x64 and `1, 2, 4, 8, 16, 16 *
+            width` at 128x128. Defaults to `64`.
         num_classes: int or `None`. Projection discriminator for this many
             classes. Defaults to `None`.
         attention_resolutions: int, tuple of ints, `None` or `"auto"`.
             Feature-map sizes after which a self-attention block is placed
-            (16 and 8 for 32x32 images; 32, 16, 8 and 4 for 64x64).
-            `"auto"` is the largest feature map up to 32x32: 16 for 32x32
-            images, 32 for 64x64. Defaults to `"auto"`.
+            (16 and 8 for 32x32 images; 32, 16, 8 and 4 for 64x64; 64 to 4
+            for 128x128). `"auto"` is the largest feature map up to 32x32:
+            16 for 32x32 images, 32 otherwise. Defaults to `"auto"`.
         pool_keys_values: bool. 2x2 max-pool keys and values in the
             attention blocks. Defaults to `False`.
         spectral_norm: bool. Spectral normalisation of every weight.
