@@ -104,3 +104,23 @@ def test_extractor_arguments_are_checked(rng):
         FeatureExtractor(lambda x: x)
     with pytest.raises(ValueError, match="extractor"):
         get_extractor(42)
+
+
+@pytest.mark.slow
+def test_inception_extractor_reads_local_weights(rng, tmp_path, monkeypatch):
+    # No ImageNet weights here: save a randomly initialised InceptionV3 and
+    # check that the extractor loads exactly those weights and feeds it
+    # 299 x 299 RGB images.
+    net = keras.applications.InceptionV3(weights=None, include_top=False,
+                                         pooling="avg",
+                                         input_shape=(299, 299, 3))
+    path = str(tmp_path / "inception.weights.h5")
+    net.save_weights(path)
+    monkeypatch.setenv(INCEPTION_WEIGHTS_ENV, path)
+    extractor = InceptionExtractor(batch_size=2)
+    images = rng.uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
+    feats = extractor(images)
+    assert feats.shape == (3, 2048)
+    resized = keras.ops.image.resize(np.repeat(images, 3, axis=-1), (299, 299))
+    expected = net.predict(resized, verbose=0)
+    np.testing.assert_allclose(feats, expected, rtol=1e-4, atol=1e-4)
