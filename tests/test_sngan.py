@@ -155,6 +155,11 @@ def test_resnet_32_channel_plan_is_the_papers():
     pools = [l for l in d.layers
              if isinstance(l, keras.layers.AveragePooling2D)]
     assert len(pools) == 4  # two downsampling blocks: residual + shortcut
+    # The same network without SN: same weights, no wrapper, no vectors.
+    plain = sngan_resnet_discriminator((32, 32, 3), spectral_norm=False)
+    assert not any(sn for _, sn in _weight_layers(plain))
+    assert plain.count_params() == sum(
+        int(np.prod(v.shape)) for v in d.trainable_weights)
 
 
 @pytest.mark.multibackend

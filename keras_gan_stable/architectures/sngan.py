@@ -103,7 +103,9 @@ def _check_classes(num_classes):
     return num_classes
 
 
-def _sn(layer, name):
+def _sn(layer, name, enabled=True):
+    if not enabled:  # the same network without normalisation (ablations)
+        return layer
     return SpectralNormalization(layer, name=name)
 
 
@@ -136,16 +138,17 @@ def _generator_inputs(latent_dim, num_classes):
     return z, labels, [z, labels]
 
 
-def _projection_head(features, images, num_classes, name):
+def _projection_head(features, images, num_classes, name, sn=True):
     """psi(phi(x)) (+ <embed(y), phi(x)> when conditional) -> [N, 1]."""
-    logits = _sn(layers.Dense(1), "sn_dense_out")(features)
+    logits = _sn(layers.Dense(1), "sn_dense_out", sn)(features)
     if not num_classes:
         return keras.Model(images, layers.Activation(
             "linear", dtype="float32", name="logits")(logits), name=name)
     labels = keras.Input((), dtype="int32", name="labels")
     embed = _sn(layers.Embedding(
         num_classes, features.shape[-1],
-        embeddings_initializer="glorot_uniform"), "sn_class_embedding")(labels)
+        embeddings_initializer="glorot_uniform"), "sn_class_embedding",
+        sn)(labels)
     projection = layers.Dot(axes=1, name="projection")([embed, features])
     logits = layers.Add(dtype="float32", name="logits")([logits, projection])
     return keras.Model([images, labels], logits, name=name)
@@ -199,7 +202,7 @@ def sngan_cnn_generator(latent_dim=128, image_shape=(32, 32, 3), width=64,
 
 
 def sngan_cnn_discriminator(image_shape=(32, 32, 3), width=64,
-                            num_classes=None,
+                            num_classes=None, spectral_norm=True,
                             name="sngan_cnn_discriminator"):
     """The "standard CNN" discriminator of SNGAN (Table 3b of the paper).
 
@@ -215,6 +218,9 @@ def sngan_cnn_discriminator(image_shape=(32, 32, 3), width=64,
         width: int. Channels of the first convolutions. Defaults to `64`.
         num_classes: int or `None`. When set, the model takes
             `[images, labels]` (projection discriminator).
+        spectral_norm: bool. Wrap every weight layer in
+            `SpectralNormalization`. `False` builds the same network without
+            it (for ablations and overhead measurements). Defaults to `True`.
         name: str. Model name.
 
     >>> d = sngan_cnn_discriminator((32, 32, 3), num_classes=10)
@@ -235,10 +241,11 @@ def sngan_cnn_discriminator(image_shape=(32, 32, 3), width=64,
             (3, 1, 8))
     for i, (k, stride, mult) in enumerate(plan):
         x = _sn(layers.Conv2D(mult * width, k, strides=stride, padding="same"),
-                f"sn_conv{i + 1}")(x)
+                f"sn_conv{i + 1}", spectral_norm)(x)
         x = layers.LeakyReLU(0.1)(x)
     features = layers.Flatten()(x)
-    return _projection_head(features, images, num_classes, name)
+    return _projection_head(features, images, num_classes, name,
+                            spectral_norm)
 
 
 # ---------------------------------------------------------------------- #
@@ -257,23 +264,23 @@ def _g_block(x, labels, ch, num_classes, name):
     return layers.Add()([h, shortcut])
 
 
-def _d_block(x, ch, downsample, name, first=False):
+def _d_block(x, ch, downsample, name, first=False, sn=True):
     in_ch = x.shape[-1]
     h = x if first else layers.ReLU()(x)
     hidden = ch if first else in_ch
-    h = _sn(_conv(hidden, 3, None), f"{name}_sn_conv1")(h)
+    h = _sn(_conv(hidden, 3, None), f"{name}_sn_conv1", sn)(h)
     h = layers.ReLU()(h)
-    h = _sn(_conv(ch, 3, None), f"{name}_sn_conv2")(h)
+    h = _sn(_conv(ch, 3, None), f"{name}_sn_conv2", sn)(h)
     if downsample:
         h = layers.AveragePooling2D(2)(h)
     shortcut = x
     if first:  # the "optimized" block pools first, then projects
         shortcut = layers.AveragePooling2D(2)(shortcut)
         shortcut = _sn(_conv(ch, 1, None, residual=False),
-                       f"{name}_sn_shortcut")(shortcut)
+                       f"{name}_sn_shortcut", sn)(shortcut)
     elif downsample or in_ch != ch:
         shortcut = _sn(_conv(ch, 1, None, residual=False),
-                       f"{name}_sn_shortcut")(shortcut)
+                       f"{name}_sn_shortcut", sn)(shortcut)
         if downsample:
             shortcut = layers.AveragePooling2D(2)(shortcut)
     return layers.Add()([h, shortcut])
@@ -330,7 +337,7 @@ def sngan_resnet_generator(latent_dim=128, image_shape=(32, 32, 3),
 
 
 def sngan_resnet_discriminator(image_shape=(32, 32, 3), width=None,
-                               num_classes=None,
+                               num_classes=None, spectral_norm=True,
                                name="sngan_resnet_discriminator"):
     """The ResNet discriminator of SNGAN, projection discriminator when
     conditional.
@@ -356,6 +363,9 @@ def sngan_resnet_discriminator(image_shape=(32, 32, 3), width=None,
         width: int or `None`. `w` above; `None` gives the paper's value.
         num_classes: int or `None`. When set, the model takes
             `[images, labels]`.
+        spectral_norm: bool. Wrap every weight layer in
+            `SpectralNormalization`. `False` builds the same network without
+            it (for ablations and overhead measurements). Defaults to `True`.
         name: str. Model name.
 
     >>> d = sngan_resnet_discriminator((32, 32, 3), num_classes=10)
@@ -372,10 +382,12 @@ def sngan_resnet_discriminator(image_shape=(32, 32, 3), width=None,
     images = keras.Input(image_shape, name="images")
     x = images
     for i, (mult, down) in enumerate(_RESNET_D[image_shape[0]]):
-        x = _d_block(x, mult * width, down, f"block{i + 1}", first=(i == 0))
+        x = _d_block(x, mult * width, down, f"block{i + 1}", first=(i == 0),
+                     sn=spectral_norm)
     x = layers.ReLU()(x)
     features = GlobalSumPooling2D(name="global_sum")(x)
-    return _projection_head(features, images, num_classes, name)
+    return _projection_head(features, images, num_classes, name,
+                            spectral_norm)
 
 
 __all__ = [
