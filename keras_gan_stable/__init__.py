@@ -30,6 +30,8 @@ from keras_gan_stable.metrics.feature_classifier import train_feature_classifier
 from keras_gan_stable.data.loaders import load_arrays
 from keras_gan_stable.data.loaders import load_dataset
 from keras_gan_stable.export import export_generator
+from keras_gan_stable import distribute
+from keras_gan_stable.distribute import SyncBatchNormalization
 from keras_gan_stable.callbacks.sample_grid import SampleGrid
 from keras_gan_stable.callbacks.plots import TrainingCurves
 
@@ -64,6 +66,8 @@ __all__ = [
     "SampleGrid",
     "TrainingCurves",
     "export_generator",
+    "distribute",
+    "SyncBatchNormalization",
     "load_arrays",
     "load_dataset",
 ]
