@@ -540,8 +540,7 @@ def final_metrics(gan, config, out_dir=None, num=None, seed=0, data=None):
         return {"modes": int(len(np.unique(nearest[good]))),
                 "high_quality": float(good.mean())}
     try:
-        from keras_gan_stable.metrics import (frechet_distance_from_features,
-                                              train_feature_classifier)
+        from keras_gan_stable.metrics import frechet_distance_from_features
     except ImportError:
         return {}
     try:
@@ -551,17 +550,27 @@ def final_metrics(gan, config, out_dir=None, num=None, seed=0, data=None):
             max_samples=d["max_samples"], value_range=d["value_range"])
     except loaders.DataError:
         return {}
+    if len(np.unique(labels)) < 2:  # a classifier needs classes
+        return {}
     clf = _feature_classifier(real, labels, source, out_dir)
+    note = f"feature classifier trained on {source}"
+    try:
+        from keras_gan_stable.metrics.evaluate import evaluate
+    except ImportError:
+        evaluate = None
+    if evaluate is not None:
+        result = evaluate(gan, (real, labels), metrics=["fid", "kid", "pr"],
+                          extractor=clf, num_samples=num, seed=seed)
+        out = {k: float(v) for k, v in result.items()
+               if isinstance(v, (int, float, np.floating, np.integer))}
+        return {**out, "samples": int(num), "features": note}
     import keras
 
     features = keras.Model(clf.inputs, clf.get_layer("features").output)
-    n = min(num, len(real))
-    f_real = features.predict(real[:n] if len(real) <= n else real[
-        np.random.default_rng(seed).choice(len(real), n, replace=False)],
-        verbose=0, batch_size=256)
+    f_real = features.predict(real, verbose=0, batch_size=256)
     f_fake = features.predict(fake, verbose=0, batch_size=256)
-    return {"classifier_fid": float(frechet_distance_from_features(
-        f_real, f_fake)), "fid_samples": int(num)}
+    return {"fid": float(frechet_distance_from_features(f_real, f_fake)),
+            "samples": int(num), "features": note}
 
 
 def _feature_classifier(real, labels, source, out_dir):
@@ -663,19 +672,6 @@ def cmd_evaluate(args):
         copy.deepcopy(cfg.DEFAULT_CONFIG))
     if args.data:
         config["data"]["source"] = args.data
-    import keras_gan_stable
-
-    if hasattr(keras_gan_stable, "evaluate") and callable(
-            keras_gan_stable.evaluate):
-        try:
-            result = keras_gan_stable.evaluate(
-                gan, config["data"]["source"], num_samples=args.num,
-                seed=args.seed)
-        except TypeError:
-            result = None
-        if result is not None:
-            print(json.dumps(result, indent=2, default=str))
-            return 0
     metrics = _usage(final_metrics, gan, config, run_dir, num=args.num,
                      seed=args.seed)
     if not metrics:

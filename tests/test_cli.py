@@ -274,7 +274,7 @@ def test_main_job_end_to_end(in_tmp, capsys):
     summary = json.loads((run / "summary.json").read_text())
     for path in summary["files"].values():
         assert os.path.exists(path), path
-    assert summary["metrics"]["classifier_fid"] > 0
+    assert summary["metrics"]["fid"] > 0 and 0 <= summary["metrics"]["precision"] <= 1
     assert summary["final_logs"]["d_loss"] == pytest.approx(
         history["d_loss"][-1])
     leftovers = [p for p in glob.glob(str(run / "**" / "*"), recursive=True)
