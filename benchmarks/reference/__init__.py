@@ -1,0 +1,1 @@
+"""Hand-written reference implementations the benchmarks compare against."""
