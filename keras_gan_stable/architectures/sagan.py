@@ -1,11 +1,11 @@
 """SAGAN generator and discriminator: residual networks with self-attention.
 
-Both networks are the ResNet GANs of SNGAN/BigGAN at 32x32, 64x64 and 128x128 with
-a `SelfAttention2D` block after the residual block that produces each
-requested feature-map resolution, spectral normalisation on every weight
-of G and D, conditional BatchNorm in G and a projection discriminator when
-class-conditional. Train them with the hinge loss and TTUR
-(`sagan_compile_kwargs()`).
+Both networks are the ResNet GANs of SNGAN/BigGAN at 32x32, 64x64 and
+128x128 with a `SelfAttention2D` block after the residual block that
+produces each requested feature-map resolution, spectral normalisation on
+every weight of G and D, conditional BatchNorm in G and a projection
+discriminator when class-conditional. Train them with the hinge loss and
+TTUR (`sagan_compile_kwargs()`).
 """
 
 import keras

@@ -1,5 +1,7 @@
 """The self-attention (non-local) block of SAGAN for 2D feature maps."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -96,7 +98,8 @@ class SelfAttention2D(keras.layers.Layer):
         for name, value in (("query_key_reduction", query_key_reduction),
                             ("value_reduction", value_reduction),
                             ("power_iterations", power_iterations)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(
+                    value, numbers.Integral) or value < 1:
                 raise ValueError(
                     f"`{name}` should be a positive integer. Received: "
                     f"`{name}={value!r}`"
@@ -106,11 +109,11 @@ class SelfAttention2D(keras.layers.Layer):
                 f"`implementation` should be one of {_IMPLEMENTATIONS}. "
                 f"Received: `implementation={implementation!r}`"
             )
-        self.query_key_reduction = query_key_reduction
-        self.value_reduction = value_reduction
+        self.query_key_reduction = int(query_key_reduction)
+        self.value_reduction = int(value_reduction)
         self.pool_keys_values = bool(pool_keys_values)
         self.spectral_norm = bool(spectral_norm)
-        self.power_iterations = power_iterations
+        self.power_iterations = int(power_iterations)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.implementation = implementation
