@@ -68,7 +68,7 @@ def feature_classifier(image_shape, num_classes, width=32, feature_dim=128,
     return keras.Model(images, probs, name=name)
 
 
-def train_feature_classifier(images, labels, num_classes=None, epochs=8,
+def train_feature_classifier(images, labels, num_classes=None, epochs=None,
                              batch_size=64, learning_rate=2e-3, width=32,
                              feature_dim=128, validation_data=None,
                              save_path=None, seed=0, verbose=0):
@@ -92,7 +92,9 @@ def train_feature_classifier(images, labels, num_classes=None, epochs=8,
         images: array `[N, H, W, C]` in [-1, 1].
         labels: int array `[N]`.
         num_classes: int or `None`. Defaults to `max(labels) + 1`.
-        epochs: int. Training epochs. Defaults to `8`.
+        epochs: int or `None`. Training epochs. `None` trains for 8 epochs
+            or at least 600 steps, whichever is longer (small sets such as
+            the 1,797 bundled digits need more epochs). Defaults to `None`.
         batch_size: int. Defaults to `64`.
         learning_rate: float. Initial Adam learning rate. Defaults to `2e-3`.
         width: int. Channels of the first stage. Defaults to `32`.
@@ -146,6 +148,9 @@ def train_feature_classifier(images, labels, num_classes=None, epochs=8,
             "`save_path` should end in '.keras' (the Keras v3 format). "
             f"Received: `save_path={save_path!r}`"
         )
+    steps_per_epoch = int(np.ceil(images.shape[0] / max(1, int(batch_size))))
+    if epochs is None:
+        epochs = max(8, int(np.ceil(600 / steps_per_epoch)))
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(
             "`epochs` and `batch_size` should be positive integers. Received: "
@@ -160,7 +165,7 @@ def train_feature_classifier(images, labels, num_classes=None, epochs=8,
         keras.utils.set_random_seed(int(seed))
     model = feature_classifier(images.shape[1:], num_classes, width=width,
                                feature_dim=feature_dim)
-    steps = int(epochs) * int(np.ceil(images.shape[0] / batch_size))
+    steps = int(epochs) * steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss="sparse_categorical_crossentropy",

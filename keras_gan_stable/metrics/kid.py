@@ -130,4 +130,4 @@ def kernel_inception_distance(real_features, fake_features, num_subsets=100,
         values[i] = mmd2_unbiased(x, y, degree, gamma, coef0)
     std = float(values.std(ddof=1)) if values.size > 1 else 0.0
     return KIDResult(float(values.mean()), std,
-                     std / np.sqrt(values.size))
+                     float(std / np.sqrt(values.size)))
