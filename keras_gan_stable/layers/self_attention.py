@@ -45,8 +45,8 @@ class SelfAttention2D(keras.layers.Layer):
     under PyTorch) is used on a GPU in bfloat16/float16 and the
     `[B, N, M]` map never lives in memory. Query and key are zero-padded to
     the value size first: padding leaves every dot product unchanged and
-    lets JAX accept SAGAN's unequal sizes. Where no fused kernel exists and
-    the layer computes in half precision, and whenever the attention map is
+    lets JAX accept SAGAN's unequal sizes. Where no fused kernel exists
+    (the CPU, TensorFlow, JAX in float32) and whenever the attention map is
     returned, the map is materialised with logits and softmax in float32.
 
     Args:
@@ -69,8 +69,10 @@ class SelfAttention2D(keras.layers.Layer):
         implementation: `"auto"`, `"fused"` (always
             `keras.ops.dot_product_attention`) or `"materialized"` (always
             the explicit `[B, N, M]` map with a float32 softmax). `"auto"`
-            picks `"fused"` in float32 and, in half precision, on a JAX or
-            PyTorch GPU; otherwise `"materialized"`. Defaults to `"auto"`.
+            picks `"fused"` where a fused kernel exists: PyTorch on a GPU,
+            and JAX on a GPU in float16/bfloat16; otherwise (CPU,
+            TensorFlow) `"materialized"`, which also spares the padded head
+            size. Defaults to `"auto"`.
 
     Call arguments:
         inputs: `[B, H, W, C]` feature map.
@@ -171,9 +173,14 @@ class SelfAttention2D(keras.layers.Layer):
     def _use_fused(self, x):
         if self.implementation != "auto":
             return self.implementation == "fused"
-        if keras.backend.standardize_dtype(self.compute_dtype) == "float32":
-            return True
-        return _on_accelerator(x)
+        if not _on_accelerator(x):
+            # No fused kernel: the explicit map avoids the padded head size.
+            return False
+        if keras.backend.backend() == "torch":
+            return True  # flash (half) or memory-efficient (float32) SDPA
+        # cuDNN attention exists for float16/bfloat16 only.
+        return keras.backend.standardize_dtype(self.compute_dtype) in (
+            "float16", "bfloat16")
 
     def call(self, inputs, return_attention_scores=False):
         x = inputs  # [B, H, W, C]
