@@ -194,9 +194,10 @@ class SpectralNormalization(keras.layers.Wrapper):
     def _warm_start(self):
         if in_stateless_scope():
             return
+        w_mat = self._to_matrix(
+            ops.cast(self._weight_variable.value, "float32"))
         self._set_vectors(*self._power_iteration(
-            ops.cast(self._weight_variable.value, "float32"),
-            self.vector_u.value, self.vector_v.value,
+            w_mat, self.vector_u.value, self.vector_v.value,
             _WARM_START_ITERATIONS))
 
     def _set_vectors(self, u, v):
@@ -206,22 +207,23 @@ class SpectralNormalization(keras.layers.Wrapper):
     # ------------------------------------------------------------------ #
     # Power iteration
     # ------------------------------------------------------------------ #
-    def _power_iteration(self, w, u, v, iterations):
-        w_mat = ops.stop_gradient(self._to_matrix(w))  # [out, in]
+    def _power_iteration(self, w_mat, u, v, iterations):
+        w_mat = ops.stop_gradient(w_mat)  # [out, in]
+        w_mat_t = ops.transpose(w_mat)
         for _ in range(iterations):
-            u = _normalize(ops.matmul(v, ops.transpose(w_mat)), self.epsilon)
-            v = _normalize(ops.matmul(u, w_mat), self.epsilon)
+            u = _normalize(ops.matmul(v, w_mat_t), self.epsilon)  # [1, out]
+            v = _normalize(ops.matmul(u, w_mat), self.epsilon)  # [1, in]
         return ops.stop_gradient(u), ops.stop_gradient(v)
 
-    def _sigma(self, w, u, v):
+    def _sigma(self, w_mat, u, v):
         # u^T W v; u and v are constants, so d sigma / dW = u v^T.
-        return ops.sum(ops.matmul(u, self._to_matrix(w)) * v)
+        return ops.sum(ops.matmul(u, w_mat) * v)
 
     def sigma(self):
         """The current estimate of the top singular value of the weight,
         from the stored `u` and `v` (nothing is updated)."""
         return self._sigma(
-            ops.cast(self._weight_variable.value, "float32"),
+            self._to_matrix(ops.cast(self._weight_variable.value, "float32")),
             ops.stop_gradient(self.vector_u.value),
             ops.stop_gradient(self.vector_v.value))
 
@@ -236,13 +238,14 @@ class SpectralNormalization(keras.layers.Wrapper):
     def call(self, inputs, training=None, update_vectors=None):
         variable = self._weight_variable
         w = ops.cast(variable.value, "float32")
+        w_mat = self._to_matrix(w)  # [out, in]
         if update_vectors is None:
             update = bool(training) and power_iteration_enabled()
         else:
             update = bool(update_vectors)
         if update:
             u, v = self._power_iteration(
-                w, self.vector_u.value, self.vector_v.value,
+                w_mat, self.vector_u.value, self.vector_v.value,
                 self.power_iterations)
             self._set_vectors(u, v)
         else:
@@ -250,7 +253,7 @@ class SpectralNormalization(keras.layers.Wrapper):
             # (torch) cannot touch a graph that still needs these values.
             u = ops.stop_gradient(ops.copy(self.vector_u.value))
             v = ops.stop_gradient(ops.copy(self.vector_v.value))
-        w_bar = ops.cast(w / self._sigma(w, u, v), variable.dtype)
+        w_bar = ops.cast(w / self._sigma(w_mat, u, v), variable.dtype)
         # Run the wrapped layer with W_bar read in place of its weight; the
         # variable itself is never assigned. Reads of every other variable
         # see the enclosing scope's values (JAX passes state that way).
