@@ -125,7 +125,8 @@ def test_evaluation_callback_logs_into_history(rng):
     final = frechet_distance_from_features(_pool_features(real),
                                            _pool_features(images))
     assert history.history["fid"][-1] == pytest.approx(final, rel=1e-4)
-    # Callbacks after Evaluation (e.g. TensorBoard) see the values.
+    # Callbacks after Evaluation (TensorBoard, CSVLogger: the `tensorboard`
+    # package is not a dependency, so a recorder stands in) see the values.
     assert "fid" in after.seen[2] and "fid" not in after.seen[0]
     assert "fid" not in before.seen[2]
 
