@@ -329,8 +329,9 @@ class AdaptiveAugment(keras.layers.Layer):
         """Adds `sign(D(x_real))` of one D update to the running sum."""
         logits = ops.cast(ops.reshape(real_logits, (ops.shape(real_logits)[0],
                                                     -1)), "float32")
-        s = ops.sign(ops.mean(logits, axis=-1))  # [N]
-        ok = ops.isfinite(s)  # a skipped (non-finite) update counts nothing
+        mean = ops.mean(logits, axis=-1)  # [N]
+        ok = ops.isfinite(mean)  # a skipped (non-finite) update counts nothing
+        s = ops.sign(ops.where(ok, mean, 0.0))
         self.sign_sum.assign(self.sign_sum + ops.sum(ops.where(ok, s, 0.0)))
         self.sign_count.assign(
             self.sign_count + ops.sum(ops.cast(ok, "float32")))

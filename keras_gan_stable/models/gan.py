@@ -671,8 +671,8 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             augment.accumulate(real_logits)
         if not self.track_stats:
             return
-        signs = ops.sign(losses_module._per_sample(real_logits))
-        signs = ops.where(ops.isfinite(signs), signs, 0.0)
+        per_sample = losses_module._per_sample(real_logits)
+        signs = ops.sign(ops.where(ops.isfinite(per_sample), per_sample, 0.0))
         stats = self._step_stats
         stats["sign_sum"] = stats.get("sign_sum", 0.0) + ops.sum(signs)
         stats["sign_n"] = stats.get("sign_n", 0.0) + ops.cast(
