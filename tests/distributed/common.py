@@ -29,7 +29,7 @@ def spectral_normalization():
 
 
 def build_gan(norm="none", seed=3):
-    """A tiny WGAN-GP with spectral normalisation in D.
+    """A tiny WGAN-GP with spectral normalisation in D and a G EMA.
 
     norm: normalisation in G: "none", "batch" (per replica) or "sync".
     """
@@ -52,7 +52,8 @@ def build_gan(norm="none", seed=3):
     y = keras.layers.Flatten()(y)
     y = sn(keras.layers.Dense(1))(y)
     d = keras.Model(images, y, name="d")
-    gan = GAN(g, d, LATENT, seed=1)
+    # The generator EMA is part of `gan.weights`, so it is compared too.
+    gan = GAN(g, d, LATENT, seed=1, ema_decay=0.9)
     gan.compile(d_optimizer=keras.optimizers.SGD(0.05),
                 g_optimizer=keras.optimizers.SGD(0.05),
                 loss="wasserstein", penalty="gp", penalty_weight=10.0,
