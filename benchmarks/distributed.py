@@ -52,7 +52,6 @@ else:
         tf.config.list_physical_devices("CPU")[0],
         [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import numpy as np  # noqa: E402
 import keras  # noqa: E402
 
 from keras_gan_stable import GAN, distribute  # noqa: E402

@@ -2,11 +2,11 @@
 
 The GAN trains data-parallel through each backend's own machinery:
 
-| backend    | one machine, several devices         | several machines                      |
-| ---------- | ------------------------------------ | ------------------------------------- |
-| TensorFlow | `tf.distribute.MirroredStrategy`     | `tf.distribute.MultiWorkerMirroredStrategy` (`TF_CONFIG`) |
-| JAX        | `keras.distribution.DataParallel`    | the same, after `jax.distributed.initialize()` |
-| PyTorch    | not supported (one device)           | not supported                         |
+| backend    | one machine, several devices      | several machines                 |
+| ---------- | --------------------------------- | -------------------------------- |
+| TensorFlow | `MirroredStrategy`                | `MultiWorkerMirroredStrategy`    |
+| JAX        | `keras.distribution.DataParallel` | the same, after `keras.distribution.initialize()` |
+| PyTorch    | not supported (one device)        | not supported                    |
 
 What this module adds on top:
 
