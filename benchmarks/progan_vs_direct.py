@@ -113,7 +113,10 @@ def train(images, args, progressive):
         "final_alpha": gan.get_progress()["alpha"],
     }
     if grow is not None:
-        row["time_at_32_reached"] = gan.level == g.num_levels - 1
+        # Images shown at the full resolution after its fade-in.
+        row["images_at_32_stable"] = int(max(
+            0, shown - grow.schedule.resolution_start(g.num_levels - 1)
+            - args.fade_images))
     return gan, row
 
 
@@ -128,6 +131,8 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--classifier-epochs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default="progan_vs_direct.json",
+                   help="file name under benchmarks/results/")
     args = p.parse_args(argv)
 
     images, labels = load_mnist_test(os.path.join(data_root(), "mnist"))
@@ -177,8 +182,8 @@ def main(argv=None):
 
     os.makedirs(RESULTS, exist_ok=True)
     for method, grid in grids.items():
-        save_image_grid(grid, os.path.join(
-            RESULTS, f"progan_vs_direct_{method}.png"))
+        stem = os.path.splitext(args.output)[0]
+        save_image_grid(grid, os.path.join(RESULTS, f"{stem}_{method}.png"))
     out = {
         "benchmark": "progan_vs_direct",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -189,9 +194,10 @@ def main(argv=None):
         "results": results,
         "ratios": ratios,
     }
-    with open(os.path.join(RESULTS, "progan_vs_direct.json"), "w") as f:
+    path = os.path.join(RESULTS, args.output)
+    with open(path, "w") as f:
         json.dump(out, f, indent=1)
-    print(f"wrote {os.path.join(RESULTS, 'progan_vs_direct.json')}")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
