@@ -316,6 +316,18 @@ def _num_classes(source, ds):
     return top + 1
 
 
+def _fitting_size(config, shape):
+    """A power-of-two size for architectures that need one (28 -> 32)."""
+    arch = config["model"]["architecture"]
+    if (len(shape) != 3 or config["data"]["image_size"] is not None
+            or arch in ("dcgan", "mlp") or shape[0] != shape[1]):
+        return None
+    h = int(shape[0])
+    if h & (h - 1) == 0:
+        return None
+    return 1 << h.bit_length()
+
+
 def build_gan(config, data_shape, num_classes=None):
     """Builds and compiles the GAN a configuration describes."""
     import inspect
@@ -404,6 +416,14 @@ def train(config, out_dir, resume=False, state=None, verbose="auto"):
     # Everything that can fail on bad input runs before the folder exists.
     data, shape, num_classes, fit_kwargs, steps_per_epoch = _usage(
         _load_training_data, config)
+    size = _fitting_size(config, shape)
+    if size is not None:
+        print(f"Resizing the {shape[0]}x{shape[1]} images to {size}x{size} "
+              f"for model.architecture={config['model']['architecture']} "
+              f"(set data.image_size to choose).")
+        config["data"]["image_size"] = size
+        data, shape, num_classes, fit_kwargs, steps_per_epoch = _usage(
+            _load_training_data, config)
     if resume:
         gan, _ = load_checkpoint(out_dir)
     else:

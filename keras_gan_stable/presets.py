@@ -2,7 +2,7 @@
 
 A recipe fills the `model` and `train` sections of a run configuration (see
 `keras_gan_stable.utils.config`). `model.width = null` means "sized to the
-data": 32 for small grey images, 64 for colour or larger images. Builders are
+data": 16 for small grey images, 64 for colour or larger images. Builders are
 imported lazily, so a recipe whose architecture is not installed fails alone.
 
 | recipe | networks | loss / penalty | optimizers (D; G) | n_critic |
@@ -129,7 +129,9 @@ def width_for(data_shape):
     if len(data_shape) == 1:
         return 128
     h, _, c = data_shape
-    return 32 if (h <= 32 and c == 1) else 64
+    # Small grey images (digits, MNIST) learn well at a quarter of the
+    # colour width, and a step costs about 16x less.
+    return 16 if (h <= 32 and c == 1) else 64
 
 
 def _call(builder, **kwargs):

@@ -327,3 +327,14 @@ def test_python_m_and_backend_switch(in_tmp):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "keras-gan-stable: error: Unknown recipe 'nope'")
+
+
+def test_power_of_two_architectures_get_a_fitting_size():
+    from keras_gan_stable.cli import _fitting_size
+
+    sngan = resolve_config(recipe="sngan")
+    assert _fitting_size(sngan, (28, 28, 1)) == 32  # MNIST for SNGAN
+    assert _fitting_size(sngan, (32, 32, 3)) is None
+    assert _fitting_size(resolve_config(recipe="dcgan"), (28, 28, 1)) is None
+    fixed = resolve_config(recipe="sngan", overrides=["data.image_size=24"])
+    assert _fitting_size(fixed, (28, 28, 1)) is None

@@ -42,7 +42,7 @@ DEFAULT_CONFIG = {
         "drift": 0.0,
         "label_smoothing": 0.0,
         "batch_size": 64,
-        "epochs": 10,
+        "epochs": 15,
         "images": None,
         "d_optimizer": {"name": "adam", "learning_rate": 2e-4,
                         "beta_1": 0.5, "beta_2": 0.999},
