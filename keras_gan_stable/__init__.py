@@ -34,9 +34,23 @@ from keras_gan_stable import distribute
 from keras_gan_stable.distribute import SyncBatchNormalization
 from keras_gan_stable.callbacks.sample_grid import SampleGrid
 from keras_gan_stable.callbacks.plots import TrainingCurves
+from keras_gan_stable.augment import AdaptiveAugment
+from keras_gan_stable.augment import DiffAugment
+from keras_gan_stable.callbacks.checkpoint import ResumableBatches
+from keras_gan_stable.callbacks.checkpoint import ResumableCheckpoint
+from keras_gan_stable.callbacks.checkpoint import restore_checkpoint
+from keras_gan_stable.callbacks.checkpoint import save_checkpoint
+from keras_gan_stable.callbacks.stability_monitor import StabilityMonitor
 
 __all__ = [
     "__version__",
+    "AdaptiveAugment",
+    "DiffAugment",
+    "ResumableBatches",
+    "ResumableCheckpoint",
+    "StabilityMonitor",
+    "restore_checkpoint",
+    "save_checkpoint",
     "GAN",
     "GANLoss",
     "GANOptimizer",

@@ -6,3 +6,6 @@ from keras_gan_stable.callbacks.sample_grid import SampleGrid
 from keras_gan_stable.callbacks.plots import TensorBoardScalars
 from keras_gan_stable.callbacks.plots import TrainingCurves
 from keras_gan_stable.callbacks.evaluation import Evaluation
+from keras_gan_stable.callbacks.checkpoint import ResumableBatches
+from keras_gan_stable.callbacks.checkpoint import ResumableCheckpoint
+from keras_gan_stable.callbacks.stability_monitor import StabilityMonitor
