@@ -10,7 +10,9 @@ one run, each implementation in its own process:
   Keras backends;
 - a minimal hand-written Keras/TF model: a plain `keras.Model` subclass whose
   `train_step` uses `tf.GradientTape` (nested for the penalty) on the same
-  networks, returning the two losses;
+  networks, returning the two losses; `keras_tf` slices the batch with its
+  static size, `keras_tf_dynamic` with `tf.shape` as the Keras WGAN-GP
+  tutorial does;
 - the same networks and step in plain PyTorch eager
   (`benchmarks/reference/torch_dcgan.py`).
 
@@ -38,6 +40,7 @@ RESULTS = os.path.join(HERE, "results")
 IMPLS = {  # name -> (KERAS_BACKEND, description)
     "library_tf": ("tensorflow", "keras_gan_stable.GAN, TensorFlow"),
     "keras_tf": ("tensorflow", "minimal Keras/TF train_step"),
+    "keras_tf_dynamic": ("tensorflow", "minimal Keras/TF, tf.shape batch"),
     "torch": ("tensorflow", "plain PyTorch eager"),
     "library_jax": ("jax", "keras_gan_stable.GAN, JAX"),
     "library_torch": ("torch", "keras_gan_stable.GAN, PyTorch"),
@@ -73,7 +76,7 @@ def _adam():
     return keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
 
 
-def _minimal_keras_model(g, d, n_critic):
+def _minimal_keras_model(g, d, n_critic, dynamic_batch=False):
     import keras
     import tensorflow as tf
 
@@ -91,7 +94,12 @@ def _minimal_keras_model(g, d, n_critic):
             self.g_optimizer = g_optimizer
 
         def train_step(self, images):
-            b = tf.shape(images)[0] // n_critic
+            # The Keras WGAN-GP tutorial reads the batch size with tf.shape
+            # (dynamic); the library uses the static size when it is known.
+            b = images.shape[0]
+            if dynamic_batch or b is None:
+                b = tf.shape(images)[0]
+            b = b // n_critic
             for i in range(n_critic):
                 real = images[i * b:(i + 1) * b]
                 z = tf.random.normal((b, LATENT))
@@ -166,8 +174,9 @@ def worker(args):
             -1, 1, (max(args.steps, args.warmup) * batch,) + SHAPE
         ).astype("float32")
         g, d = _networks()
-        if args.impl == "keras_tf":
-            model = _minimal_keras_model(g, d, args.n_critic)
+        if args.impl.startswith("keras_tf"):
+            model = _minimal_keras_model(
+                g, d, args.n_critic, dynamic_batch=args.impl.endswith("dynamic"))
         else:
             model = kgs.GAN(g, d, latent_dim=LATENT, seed=0)
             model.compile(_adam(), _adam(), loss="wasserstein", penalty="gp",
