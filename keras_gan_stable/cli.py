@@ -499,8 +499,11 @@ def train(config, out_dir, resume=False, state=None, verbose="auto"):
     if config["output"]["tensorboard"]:
         files["tensorboard"] = tb_dir
     if config["output"]["export"] and len(shape) == 3:
-        files["saved_model"] = export_generator(
-            gan, os.path.join(out_dir, "saved_model"), overwrite=True)
+        try:
+            files["saved_model"] = export_generator(
+                gan, os.path.join(out_dir, "saved_model"), overwrite=True)
+        except ImportError as e:  # no TensorFlow: train and save only
+            print(f"Skipping the SavedModel export: {e}")
     final = {k: float(v[-1]) for k, v in history.history.items() if v}
     metrics = {}
     if config["output"]["fid_samples"]:
