@@ -310,3 +310,19 @@ def test_progan_rejects_non_progressive_networks():
     with pytest.raises(ValueError, match="same"):
         ProGAN(progan_generator(8, (16, 16, 1), filters=2),
                progan_discriminator((8, 8, 1), filters=2))
+
+
+def test_keras_file_round_trip_restores_level_and_alpha(tmp_path):
+    gan = _tiny_gan(cls=ProGAN)
+    gan.set_progress(1, 0.25, images_shown=123, batch_size=4)
+    samples = gan.generate(4, seed=0)
+    path = str(tmp_path / "progan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, ProGAN)
+    assert loaded.level == loaded.generator.level == 1
+    assert loaded.discriminator.level == 1
+    assert loaded.get_progress() == {"level": 1, "alpha": 0.25,
+                                     "images_shown": 123}
+    np.testing.assert_array_equal(loaded.generate(4, seed=0), samples)
+    assert loaded.drift == 0.001 and loaded.loss_fn.name == "wasserstein"
