@@ -1,0 +1,171 @@
+"""Hyper-parameter robustness of the recipes on MNIST (Kurach et al. 2019).
+
+For each recipe (default: `recommended` and the plain `dcgan`), 16 settings
+-- learning rate {1e-4, 2e-4, 5e-4, 1e-3} (both optimisers) x Adam beta1
+{0, 0.5} (both) x n_critic {1, 5} -- each train a short run on MNIST's
+10,000 test images padded to 32x32 (`--steps` generator steps at the
+recipe's batch size; every other setting as the recipe has it) and are
+scored by the classifier FID of 2,000 samples
+(`benchmarks/mnist_quality.py`: one feature classifier, trained once).
+
+Convergence criterion, fixed before any run: a setting converges when no
+logged loss and no sample is ever non-finite, and its classifier FID is at
+most `--fid-threshold`. When that is not given, the threshold is 25% of the
+classifier FID of the untrained `dcgan` generator (seed 0) in the same
+features; its value is printed first and stored in the JSON. Reported per
+recipe: the share of settings that converge, and the median, minimum,
+maximum and interquartile range of the FIDs (diverged settings count as
+infinite and are left out of the spread).
+
+    python benchmarks/robustness_sweep.py                 # 2 x 16 runs
+    python benchmarks/robustness_sweep.py --steps 100 --recipes recommended
+
+Writes `benchmarks/results/robustness_sweep.json`.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from mnist_quality import (NUM_SAMPLES, RESULTS, Scorer,  # noqa: E402
+                           build_recipe_gan, cpu_model, load_mnist32)
+
+LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3)
+BETA1 = (0.0, 0.5)
+N_CRITIC = (1, 5)
+
+
+def settings():
+    return [{"learning_rate": lr, "beta_1": b1, "n_critic": nc}
+            for lr, b1, nc in itertools.product(LEARNING_RATES, BETA1,
+                                                N_CRITIC)]
+
+
+def run_setting(recipe, setting, images, scorer, steps, seed=0):
+    import numpy as np
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    overrides = {"train.n_critic": setting["n_critic"]}
+    for opt in ("d_optimizer", "g_optimizer"):
+        overrides[f"train.{opt}.learning_rate"] = setting["learning_rate"]
+        overrides[f"train.{opt}.beta_1"] = setting["beta_1"]
+    gan, config = build_recipe_gan(recipe, seed, overrides)
+    per_step = config["train"]["batch_size"] * setting["n_critic"]
+    idx = np.random.default_rng(seed).integers(0, len(images),
+                                               steps * per_step)
+    t0 = time.perf_counter()
+    hist = gan.fit(images[idx], batch_size=per_step, epochs=1,
+                   shuffle=False, verbose=0,
+                   callbacks=[keras.callbacks.TerminateOnNaN()])
+    seconds = time.perf_counter() - t0
+    finite_logs = all(np.all(np.isfinite(v)) for v in hist.history.values())
+    score = scorer(gan.generate(NUM_SAMPLES, seed=1234))
+    keras.backend.clear_session()
+    return {"recipe": recipe, **setting, "steps": steps, "seconds": seconds,
+            "finite_logs": bool(finite_logs),
+            "final_logs": {k: float(v[-1]) for k, v in hist.history.items()},
+            **score}
+
+
+def summarize(rows, threshold):
+    import numpy as np
+
+    out = {}
+    for recipe in sorted({r["recipe"] for r in rows}):
+        rs = [r for r in rows if r["recipe"] == recipe]
+        for r in rs:
+            r["diverged"] = not (r["finite_logs"] and r["finite"])
+            r["converged"] = (not r["diverged"]
+                              and r["classifier_fid"] <= threshold)
+        fids = np.array([r["classifier_fid"] for r in rs
+                         if not r["diverged"]])
+        q = (np.percentile(fids, [0, 25, 50, 75, 100]).tolist()
+             if len(fids) else [None] * 5)
+        out[recipe] = {"settings": len(rs),
+                       "converged": int(sum(r["converged"] for r in rs)),
+                       "converged_share": float(np.mean([r["converged"]
+                                                         for r in rs])),
+                       "diverged": int(sum(r["diverged"] for r in rs)),
+                       "fid_min": q[0], "fid_q25": q[1], "fid_median": q[2],
+                       "fid_q75": q[3], "fid_max": q[4]}
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--recipes", default="recommended,dcgan")
+    p.add_argument("--steps", type=int, default=1000,
+                   help="generator steps per setting (default 1000)")
+    p.add_argument("--fid-threshold", type=float, default=None)
+    p.add_argument("--limit", type=int, default=None,
+                   help="run only the first N settings (partial sweeps)")
+    p.add_argument("--classifier-epochs", type=int, default=3)
+    p.add_argument("--out", default=os.path.join(RESULTS,
+                                                 "robustness_sweep.json"))
+    args = p.parse_args()
+    import keras
+
+    images, labels = load_mnist32()
+    scorer = Scorer(images, labels, epochs=args.classifier_epochs)
+    threshold, untrained = args.fid_threshold, None
+    if threshold is None:
+        keras.utils.set_random_seed(0)
+        gan, _ = build_recipe_gan("dcgan", 0)
+        untrained = scorer(gan.generate(NUM_SAMPLES, seed=1234))
+        threshold = 0.25 * untrained["classifier_fid"]
+        keras.backend.clear_session()
+    real = scorer(images[:NUM_SAMPLES])
+    print(f"convergence threshold: classifier FID <= {threshold:.2f} "
+          f"(untrained dcgan G: "
+          f"{untrained and untrained['classifier_fid']}; real images: "
+          f"{real['classifier_fid']:.2f}), and no non-finite value",
+          flush=True)
+    rows = []
+    grid = settings()[:args.limit]
+    for recipe in [r for r in args.recipes.split(",") if r]:
+        for setting in grid:
+            row = run_setting(recipe, setting, images, scorer, args.steps)
+            rows.append(row)
+            print(f"  {recipe:12s} lr {setting['learning_rate']:.0e} beta1 "
+                  f"{setting['beta_1']} n_critic {setting['n_critic']}: FID "
+                  f"{row['classifier_fid']:.2f}, modes {row['modes']}, "
+                  f"finite {row['finite_logs'] and row['finite']} "
+                  f"({row['seconds']:.0f} s)", flush=True)
+    summary = summarize(rows, threshold)
+    print(f"\n{'recipe':12s} {'converged':>10s} {'diverged':>8s} "
+          f"{'FID median':>10s} {'IQR':>17s} {'min':>7s} {'max':>7s}")
+    fmt = lambda v: f"{v:.2f}" if v is not None else "-"
+    for recipe, s in summary.items():
+        print(f"{recipe:12s} {s['converged']:>4d}/{s['settings']:<5d} "
+              f"{s['diverged']:8d} {fmt(s['fid_median']):>10s} "
+              f"{fmt(s['fid_q25']):>8s}-{fmt(s['fid_q75']):<8s} "
+              f"{fmt(s['fid_min']):>7s} {fmt(s['fid_max']):>7s}")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump({"benchmark": "robustness_sweep", "steps": args.steps,
+                   "fid_threshold": threshold,
+                   "threshold_rule": ("given" if args.fid_threshold
+                                      else "25% of the untrained dcgan G's"),
+                   "untrained_dcgan_score": untrained,
+                   "real_images_score": real, "summary": summary,
+                   "cpu": cpu_model(), "cpus": os.cpu_count(),
+                   "load_average": os.getloadavg(),
+                   "backend": keras.backend.backend(),
+                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                   "command": "python " + " ".join(sys.argv),
+                   "rows": rows}, f, indent=1)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
