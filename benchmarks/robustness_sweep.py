@@ -141,7 +141,8 @@ def main():
                   f"{row['classifier_fid']:.2f}, modes {row['modes']}, "
                   f"finite {row['finite_logs'] and row['finite']} "
                   f"({row['seconds']:.0f} s)", flush=True)
-    summary = summarize(rows, threshold)
+            _write(args, threshold, untrained, real, rows)  # partial
+    summary = _write(args, threshold, untrained, real, rows)
     print(f"\n{'recipe':12s} {'converged':>10s} {'diverged':>8s} "
           f"{'FID median':>10s} {'IQR':>17s} {'min':>7s} {'max':>7s}")
     fmt = lambda v: f"{v:.2f}" if v is not None else "-"
@@ -150,6 +151,13 @@ def main():
               f"{s['diverged']:8d} {fmt(s['fid_median']):>10s} "
               f"{fmt(s['fid_q25']):>8s}-{fmt(s['fid_q75']):<8s} "
               f"{fmt(s['fid_min']):>7s} {fmt(s['fid_max']):>7s}")
+    print(f"wrote {args.out}")
+
+
+def _write(args, threshold, untrained, real, rows):
+    import keras
+
+    summary = summarize(rows, threshold)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"benchmark": "robustness_sweep", "steps": args.steps,
@@ -164,7 +172,7 @@ def main():
                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "command": "python " + " ".join(sys.argv),
                    "rows": rows}, f, indent=1)
-    print(f"wrote {args.out}")
+    return summary
 
 
 if __name__ == "__main__":

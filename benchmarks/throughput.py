@@ -367,6 +367,7 @@ def main():
                 if ips and (key not in best
                             or ips > best[key]["images_per_s"]):
                     best[key] = res
+                _write(args, networks, ceiling, [], rounds)  # partial
     table = []
     print(f"\nbatch {args.batch} per D update, width scale 1/"
           f"{args.width_scale}, {_cpu_model()}, {os.cpu_count()} CPUs, best "
@@ -408,9 +409,15 @@ def main():
                   f"{fmt(row['ratio_vs_torch']):>10s} "
                   f"{fmt(gflops, ''):>8s} "
                   f"{fmt(row['fraction_of_matmul_ceiling'] and 100 * row['fraction_of_matmul_ceiling'], '%'):>8s}")
+    _write(args, networks, ceiling, table, rounds)
+    print(f"wrote {args.out}")
+
+
+def _write(args, networks, ceiling, table, rounds):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"benchmark": "throughput", "batch": args.batch,
+                   "complete": bool(table),
                    "networks": {n: NETWORKS[n][0] for n in networks},
                    "widths": {n: widths(n, args.width_scale)
                               for n in networks},
@@ -421,7 +428,6 @@ def main():
                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "command": "python " + " ".join(sys.argv),
                    "results": table, "all_rounds": rounds}, f, indent=1)
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
