@@ -14,12 +14,12 @@ Prints a table and writes benchmarks/results/fid.json. Never gates CI.
 import argparse
 import json
 import os
-import platform
 import time
 
 import numpy as np
 import scipy
 import scipy.linalg
+from _machine import cpu_model  # noqa: E402
 
 
 def reference_fid(x, y):
@@ -54,15 +54,6 @@ def features(rng, n, dim, shift):
     return np.maximum(z @ mix + shift, 0.0).astype("float32")
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main():

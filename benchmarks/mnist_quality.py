@@ -32,9 +32,9 @@ Writes `benchmarks/results/mnist_quality.json`.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
+from _machine import cpu_model  # noqa: E402
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -44,15 +44,6 @@ RESULTS = os.path.join(HERE, "results")
 NUM_SAMPLES = 2000
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def load_mnist32(max_images=None):

@@ -18,13 +18,13 @@ the steadier figure on a machine shared with other jobs). Prints a table and wri
 import argparse
 import json
 import os
-import platform
 import time
 
 import numpy as np
 import keras
 
 import keras_gan_stable as kgs
+from _machine import cpu_model  # noqa: E402
 
 
 class _DiscriminatorStep(kgs.GAN):
@@ -52,15 +52,6 @@ def build(spectral_norm, width, image_shape):
     return model
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None):

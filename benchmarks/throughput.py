@@ -41,10 +41,10 @@ machine; say so beside the figures). Writes `benchmarks/results/throughput.json`
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+from _machine import cpu_model as _cpu_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -63,15 +63,6 @@ NETWORKS = {  # name -> (description, n_critic)
 }
 
 
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def matmul_ceiling(n=2048, reps=5):

@@ -30,10 +30,10 @@ Writes `benchmarks/results/train_step.json`.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+from _machine import cpu_model as _cpu_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -48,15 +48,6 @@ IMPLS = {  # name -> (KERAS_BACKEND, description)
 LATENT, WIDTH, SHAPE = 128, 64, (32, 32, 3)
 
 
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # ---------------------------------------------------------------------------
