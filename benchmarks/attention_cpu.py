@@ -3,7 +3,7 @@
 Compares, side by side in one run, `SelfAttention2D` (its default path,
 which on a CPU is the explicit map with a float32 softmax), the layer
 forced through `keras.ops.dot_product_attention` (`implementation="fused"`,
-query and key zero-padded to the value size), the layer with 2x2-pooled keys
+the value attended in query-sized chunks), the layer with 2x2-pooled keys
 and values, and a naive implementation written as in the original SAGAN
 code (explicit `softmax(Q K^T)` matrix, then `V`), at C = 256 channels on
 feature maps of 16x16 and 32x32 (batch 64) and 64x64 (batch 8).

@@ -8,8 +8,8 @@ compiled executable's `memory_analysis()`) of
   head, head size 128, bfloat16;
 - `naive`: the same core written out (`softmax(Q K^T) V`, the `[B, N, N]`
   map materialised; softmax in float32);
-- `layer`: the whole `SelfAttention2D` (C = 256, so value size 128, query
-  and key 32 zero-padded to 128) under the `mixed_bfloat16` policy,
+- `layer`: the whole `SelfAttention2D` (C = 256, so query and key 32 and
+  value 128, attended as four 32-wide value chunks) under `mixed_bfloat16`,
   gradients w.r.t. its weights and its input;
 
 at 32x32, 64x64 and 128x128 positions, checks that the layer needs at most

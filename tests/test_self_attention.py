@@ -101,6 +101,24 @@ def test_matches_numpy_reference(rng, implementation, pool, hw):
 
 
 @pytest.mark.multibackend
+@pytest.mark.parametrize("channels,qk_reduction,v_reduction", [
+    (24, 8, 2),   # C_qk 3 -> head 8, C_v 12 -> two chunks, the last padded
+    (64, 8, 2),   # C_qk 8, C_v 32: four chunks, no padding (SAGAN's 1:4)
+    (32, 2, 16),  # C_qk 16 wider than C_v 2: one chunk, value padded
+])
+def test_fused_value_chunks_match_reference(rng, channels, qk_reduction,
+                                            v_reduction):
+    # The fused path splits the value into query-sized chunks (and pads to
+    # multiples of 8); every split must give the exact full attention.
+    x = rng.standard_normal((2, 4, 6, channels)).astype("float32")
+    layer = _layer(x.shape, query_key_reduction=qk_reduction,
+                   value_reduction=v_reduction, implementation="fused")
+    y = ops.convert_to_numpy(layer(x))
+    y_ref, _, _ = reference(layer, x)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.multibackend
 @pytest.mark.parametrize("pool", [False, True])
 def test_returned_scores_are_the_softmax_map(rng, pool):
     x = rng.standard_normal((2, 4, 6, 16)).astype("float32")

@@ -43,9 +43,11 @@ class SelfAttention2D(keras.layers.Layer):
     The attention runs through `keras.ops.dot_product_attention`, so a
     backend's fused kernel (cuDNN flash attention under JAX, flash SDPA
     under PyTorch) is used on a GPU in bfloat16/float16 and the
-    `[B, N, M]` map never lives in memory. Query and key are zero-padded to
-    the value size first: padding leaves every dot product unchanged and
-    lets JAX accept SAGAN's unequal sizes. Where no fused kernel exists
+    `[B, N, M]` map never lives in memory. JAX's kernel wants one head size
+    for query, key and value, so the value (C/2) is split into chunks of
+    the query size (C/8) that attend with the same query and key; each
+    chunk's output is exactly its columns of the full output, and query
+    and key keep their small size. Where no fused kernel exists
     (the CPU, TensorFlow, JAX in float32) and whenever the attention map is
     returned, the map is materialised with logits and softmax in float32.
 
@@ -71,8 +73,8 @@ class SelfAttention2D(keras.layers.Layer):
             the explicit `[B, N, M]` map with a float32 softmax). `"auto"`
             picks `"fused"` where a fused kernel exists: PyTorch on a GPU,
             and JAX on a GPU in float16/bfloat16; otherwise (CPU,
-            TensorFlow) `"materialized"`, which also spares the padded head
-            size. Defaults to `"auto"`.
+            TensorFlow) `"materialized"`, which computes the map once
+            instead of once per value chunk. Defaults to `"auto"`.
 
     Call arguments:
         inputs: `[B, H, W, C]` feature map.
@@ -174,7 +176,7 @@ class SelfAttention2D(keras.layers.Layer):
         if self.implementation != "auto":
             return self.implementation == "fused"
         if not _on_accelerator(x):
-            # No fused kernel: the explicit map avoids the padded head size.
+            # No fused kernel: one explicit map beats one per value chunk.
             return False
         if keras.backend.backend() == "torch":
             return True  # flash (half) or memory-efficient (float32) SDPA
@@ -207,23 +209,44 @@ class SelfAttention2D(keras.layers.Layer):
             att = ops.matmul(scores, ops.cast(v, "float32"))  # [B, N, C_v]
             att = ops.cast(att, self.compute_dtype)
         else:
-            # Zero padding to a common head size keeps q.k unchanged and is
-            # what JAX's dot_product_attention needs for C_qk != C_v.
-            d = max(dk, dv)
-            q = ops.pad(q, ((0, 0), (0, 0), (0, d - dk)))
-            k = ops.pad(k, ((0, 0), (0, 0), (0, d - dk)))
-            if dv < d:
-                v = ops.pad(v, ((0, 0), (0, 0), (0, d - dv)))
-            att = ops.dot_product_attention(
-                q[:, :, None, :], k[:, :, None, :], v[:, :, None, :],
-                scale=1.0)  # [B, N, 1, d]
-            att = att[:, :, 0, :dv]
+            att = self._fused_attention(q, k, v)  # [B, N, C_v]
         att = ops.reshape(att, (b, h, w, dv))
         o = self.output_conv(att)  # [B, H, W, C]
         y = x + ops.cast(self.gamma, o.dtype) * o
         if return_attention_scores:
             return y, scores
         return y
+
+    def _fused_attention(self, q, k, v):
+        """`softmax(q k^T) v` through `dot_product_attention`, in chunks.
+
+        JAX's fused kernel wants one head size for query, key and value,
+        while SAGAN's value is 4x wider than its query and key. Rather than
+        zero-padding query and key up to the value size (4x their memory,
+        and 4x that of their gradients), the value is split into chunks of
+        the query size and each chunk attends with the same query and key.
+        Every chunk's output is exactly the matching columns of the full
+        output, the arithmetic is the same (`N * M * (C_qk + C_v)` per
+        image), and the extra memory beyond the fused kernel's own is the
+        small query and key.
+        """
+        dk, dv = self.qk_channels, self.v_channels
+        # cuDNN wants head sizes that are multiples of 8.
+        d = -(-dk // 8) * 8
+        if d != dk:  # zero columns leave every q.k unchanged
+            q = ops.pad(q, ((0, 0), (0, 0), (0, d - dk)))
+            k = ops.pad(k, ((0, 0), (0, 0), (0, d - dk)))
+        chunks = -(-dv // d)
+        if chunks * d != dv:
+            v = ops.pad(v, ((0, 0), (0, 0), (0, chunks * d - dv)))
+        q, k = q[:, :, None, :], k[:, :, None, :]
+        outputs = [
+            ops.dot_product_attention(
+                q, k, v[:, :, None, i * d:(i + 1) * d], scale=1.0)[:, :, 0, :]
+            for i in range(chunks)
+        ]
+        att = outputs[0] if chunks == 1 else ops.concatenate(outputs, axis=-1)
+        return att[:, :, :dv] if chunks * d != dv else att
 
     def compute_output_shape(self, input_shape, return_attention_scores=False):
         if not return_attention_scores:
