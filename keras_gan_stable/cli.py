@@ -165,7 +165,19 @@ def resolve_config(recipe=None, config_file=None, overrides=(), data=None,
             f"Unknown recipe {recipe!r}. Use one of: "
             f"{', '.join(presets.recipe_names())}."
         )
-    config = presets.recipe_config(recipe)
+    # The data source decides between a recipe's image and point settings;
+    # it may come from the flag, a --set override or the config file.
+    data_section = file_config.get("data")
+    source = (data_section.get("source") if isinstance(data_section, dict)
+              else None)
+    parsed = [cfg.parse_override(text) for text in overrides]
+    for key, value in parsed:
+        if key == "data.source":
+            source = value
+    if data is not None:
+        source = data
+    config = presets.recipe_config(recipe,
+                                   points=presets.is_point_source(source))
     if file_config:
         config = cfg.merge(config, file_config, where=f"Config file {config_file}")
         config["recipe"] = recipe
@@ -180,8 +192,7 @@ def resolve_config(recipe=None, config_file=None, overrides=(), data=None,
         config["output"]["dir"] = out
     if name is not None:
         config["name"] = name
-    for text in overrides:
-        key, value = cfg.parse_override(text)
+    for key, value in parsed:
         config = cfg.apply_override(config, key, value)
     if config["name"] is None:
         config["name"] = recipe

@@ -13,7 +13,7 @@ imported lazily, so a recipe whose architecture is not installed fails alone.
 | sngan | SN-CNN (SN in D) | hinge | Adam 2e-4, b=(0.5, 0.999) | 1 |
 | sagan | SAGAN (SN in G and D, self-attention) | hinge | Adam 4e-4; 1e-4, b=(0, 0.9) | 1 |
 | progan | ProGAN, progressive growing | WGAN-GP + drift 1e-3 | Adam 1e-3, b=(0, 0.99) | 1 |
-| recommended | see `RECOMMENDED` | | | |
+| recommended | see `RECOMMENDED`; on points: MLPs | non-saturating + R1 0.1, EMA 0.999 (points) | Adam 5e-4, b=(0.5, 0.9) (points) | 1 |
 """
 
 import copy
@@ -89,6 +89,19 @@ RECOMMENDED = "sngan"
 RECIPES["recommended"] = {
     **copy.deepcopy(RECIPES[RECOMMENDED]),
     "doc": f"the library's default ({RECOMMENDED} settings; see docs/cli.md)",
+    # Point data (the 2D mixtures) take their own settings, chosen on the
+    # mode-collapse benchmark (benchmarks/mixtures.py, BENCHMARKS.md): the
+    # non-saturating loss with a small R1 penalty (Mescheder et al. 2018:
+    # local convergence) and an EMA generator, which sharpens the modes.
+    "points": {
+        "train": {"loss": "non_saturating", "penalty": "r1",
+                  "penalty_weight": 0.1, "n_critic": 1, "batch_size": 64,
+                  "ema": 0.999,
+                  "d_optimizer": {"name": "adam", "learning_rate": 5e-4,
+                                  "beta_1": 0.5, "beta_2": 0.9},
+                  "g_optimizer": {"name": "adam", "learning_rate": 5e-4,
+                                  "beta_1": 0.5, "beta_2": 0.9}},
+    },
 }
 
 DEFAULT_RECIPE = "sngan"
@@ -98,23 +111,42 @@ def recipe_names():
     return sorted(RECIPES)
 
 
-def get_recipe(name):
-    """The recipe's `model`/`train` sections (a copy); `ValueError` if unknown."""
+def get_recipe(name, points=False):
+    """The recipe's `model`/`train` sections (a copy); `ValueError` if unknown.
+
+    With `points=True` a recipe's settings for point data (its `points`
+    section, where it has one) replace the image settings they name.
+    """
     if name not in RECIPES:
         raise ValueError(
             f"Unknown recipe {name!r}. Use one of: {', '.join(recipe_names())}."
         )
     recipe = copy.deepcopy(RECIPES[name])
     recipe.pop("doc", None)
+    point_settings = recipe.pop("points", {})
+    if points:
+        for section, values in point_settings.items():
+            recipe.setdefault(section, {}).update(values)
     return recipe
 
 
-def recipe_config(name):
-    """A full default configuration with the recipe applied."""
+def is_point_source(source):
+    """Whether a built-in data source gives points rather than images."""
+    return source in ("ring8", "grid25")
+
+
+def recipe_config(name, points=False):
+    """A full default configuration with the recipe applied.
+
+    Args:
+        name: the recipe.
+        points: bool. The data are points (the 2D mixtures): apply the
+            recipe's point-data settings where it has them.
+    """
     from keras_gan_stable.utils.config import DEFAULT_CONFIG
 
     config = copy.deepcopy(DEFAULT_CONFIG)
-    recipe = get_recipe(name)
+    recipe = get_recipe(name, points=points)
     config["model"].update(recipe.get("model", {}))
     config["model"]["width"] = None
     for key, value in recipe.get("train", {}).items():

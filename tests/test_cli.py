@@ -194,6 +194,38 @@ def test_point_data_uses_mlp_networks():
     assert out.shape == (5, 2)
 
 
+def test_recommended_recipe_takes_its_point_settings_on_the_mixtures(tmp_path):
+    # The mixture sources, however given, switch `recommended` to its point
+    # settings (NS + R1 0.1 + EMA, Adam 5e-4); images keep the SNGAN ones.
+    cfg_file = tmp_path / "run.yaml"
+    cfg_file.write_text("data: {source: grid25}\n")
+    for config in (resolve_config(recipe="recommended", data="ring8"),
+                   resolve_config(recipe="recommended",
+                                  overrides=["data.source=grid25"]),
+                   resolve_config(recipe="recommended",
+                                  config_file=str(cfg_file))):
+        t = config["train"]
+        assert (t["loss"], t["penalty"], t["penalty_weight"], t["ema"]) == (
+            "non_saturating", "r1", 0.1, 0.999)
+        assert t["d_optimizer"] == {"name": "adam", "learning_rate": 5e-4,
+                                    "beta_1": 0.5, "beta_2": 0.9}
+    images = resolve_config(recipe="recommended", data="mnist")["train"]
+    assert (images["loss"], images["penalty"], images["ema"]) == (
+        "hinge", None, None)
+    # Settings the user gives still win over the recipe's point settings,
+    # and recipes without point settings are unchanged on points.
+    mine = resolve_config(recipe="recommended", data="ring8",
+                          overrides=["train.loss=hinge", "train.ema=null"])
+    assert (mine["train"]["loss"], mine["train"]["ema"]) == ("hinge", None)
+    assert resolve_config(recipe="dcgan", data="ring8")["train"] == \
+        resolve_config(recipe="dcgan", data="mnist")["train"]
+    gan = build_gan(resolve_config(recipe="recommended", data="ring8",
+                                   overrides=["model.width=8"]), (2,))
+    assert gan.ema_generator is not None
+    assert [p.kind for p in gan.penalties] == ["r1"]
+    assert gan.penalties[0].scale == pytest.approx(0.1 / 2)
+
+
 def _events(logdir):
     import tensorflow as tf
 
