@@ -12,17 +12,20 @@ al. 2018, Table 1):
 
 Variants (networks: `keras_gan_stable.presets.mlp_networks`, latent 128,
 3 hidden layers of 128; no BatchNorm, so sampling is the same in training and
-inference mode; samples are drawn with `training=False`):
+inference mode; samples are drawn with `training=False`, from the EMA
+generator where the recipe keeps one):
 
-- `recommended`: the library's `recommended` recipe as built by the CLI;
+- `recommended`: the library's `recommended` recipe as the CLI builds it
+  for point data (non-saturating loss, R1 0.1, Adam(5e-4, 0.5, 0.9), EMA
+  generator 0.999);
 - `gan`: the plain non-saturating GAN (the `dcgan` recipe's loss and Adam);
 - `wgan-gp`: the `wgan-gp` recipe (lambda 10, n_critic 5, Adam(1e-4, 0, 0.9));
 - `hinge-sn`: hinge loss with every D weight spectrally normalised,
   Adam(2e-4, 0.5, 0.999).
 
-Every run is capped at `--cpu-seconds` of process CPU time (default 180: the
-issue's 3 CPU-minutes) and `--steps` G steps, trains with compiled steps and
-`steps_per_execution`, and appends one record per (variant, mixture, seed)
+Every run is capped at `--cpu-seconds` of process CPU time (default 180: 3
+CPU-minutes) and `--steps` G steps, trains with compiled steps,
+`steps_per_execution` and one TensorFlow thread per op, and appends one record per (variant, mixture, seed)
 to the JSON, so the full 10-seed table can be built over several sittings.
 The table printed at the end aggregates every record in the JSON beside the
 published rows.
@@ -30,6 +33,8 @@ published rows.
     python benchmarks/mixtures.py                       # 3 seeds
     python benchmarks/mixtures.py --seeds 10
     python benchmarks/mixtures.py --variants recommended --mixtures grid25
+    python benchmarks/mixtures.py --mixtures grid25 --out part.json  # in
+    python benchmarks/mixtures.py --merge part.json       # parallel, merged
 
 Writes (appends to) `benchmarks/results/mixtures.json`.
 """
@@ -43,6 +48,10 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Networks this small are dominated by per-op overhead: one thread per op
+# gets the most steps out of each CPU-second (the budget is CPU time).
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -75,12 +84,13 @@ def mixture_scores(samples, centres, std):
 
 
 def build(variant, seed, steps_per_execution):
-    """The variant's compiled GAN (as the CLI builds the recipe, plus
-    `steps_per_execution`) and its configuration."""
+    """The variant's compiled GAN (as the CLI builds the recipe for point
+    data, recompiled with `steps_per_execution`) and its configuration."""
     import keras
     from keras import layers
 
     from keras_gan_stable import presets
+    from keras_gan_stable.cli import build_gan
     from keras_gan_stable.layers.spectral_normalization import (
         SpectralNormalization)
     from keras_gan_stable.models.gan import GAN
@@ -88,10 +98,10 @@ def build(variant, seed, steps_per_execution):
 
     recipe = {"recommended": "recommended", "gan": "dcgan",
               "wgan-gp": "wgan-gp", "hinge-sn": "sngan"}[variant]
-    config = presets.recipe_config(recipe)
+    config = presets.recipe_config(recipe, points=True)
+    config["train"]["seed"] = seed
     t = config["train"]
-    latent = config["model"]["latent_dim"]
-    g, d = presets.build_networks(config, (2,))
+    gan = build_gan(config, (2,))
     if variant == "hinge-sn":
         p = keras.Input((2,), name="points")
         x = p
@@ -100,7 +110,8 @@ def build(variant, seed, steps_per_execution):
             x = layers.LeakyReLU(0.2)(x)
         d = keras.Model(p, SpectralNormalization(layers.Dense(1))(x),
                         name="sn_mlp_discriminator")
-    gan = GAN(g, d, latent_dim=latent, seed=seed)
+        gan = GAN(gan.generator, d, latent_dim=config["model"]["latent_dim"],
+                  seed=seed)
     gan.compile(d_optimizer=make_optimizer(t["d_optimizer"]),
                 g_optimizer=make_optimizer(t["g_optimizer"]),
                 loss=t["loss"], penalty=t["penalty"],
@@ -161,6 +172,7 @@ def run_one(variant, mixture, seed, args):
             "g_steps": steps_done, "steps_cap": args.steps,
             "cpu_seconds": cpu, "wall_seconds": wall,
             "stopped_by_cpu_budget": budget.stopped_early,
+            "sampled_from_ema_generator": gan.ema_generator is not None,
             "final_logs": last, **scores}
 
 
@@ -196,12 +208,17 @@ def main():
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--mixtures", default="ring8,grid25")
-    p.add_argument("--steps", type=int, default=20000,
-                   help="cap on generator steps per run (default 20000)")
+    p.add_argument("--steps", type=int, default=100000,
+                   help="cap on generator steps per run (default 100000; "
+                        "the CPU-time cap usually ends a run first)")
     p.add_argument("--cpu-seconds", type=float, default=180.0,
                    help="process CPU-time cap per run (default 180)")
     p.add_argument("--steps-per-execution", type=int, default=100)
     p.add_argument("--out", default=os.path.join(RESULTS, "mixtures.json"))
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="append the records of these JSON files (e.g. runs "
+                        "made in parallel processes) to --out, print the "
+                        "table and exit")
     args = p.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     bad = sorted(set(variants) - set(VARIANTS))
@@ -211,6 +228,14 @@ def main():
     if os.path.exists(args.out):
         with open(args.out) as f:
             data = json.load(f)
+    if args.merge:
+        for path in args.merge:
+            with open(path) as f:
+                data["records"].extend(json.load(f)["records"])
+        data["summary"] = summarize(data["records"])
+        _write(data, args.out)
+        _print_table(data, args.out)
+        return
     import keras
 
     cpu = platform.processor()
@@ -232,17 +257,24 @@ def main():
                            command="python " + " ".join(sys.argv))
                 data["records"].append(rec)
                 data["summary"] = summarize(data["records"])
-                os.makedirs(os.path.dirname(os.path.abspath(args.out)),
-                            exist_ok=True)
-                tmp = args.out + ".tmp"
-                with open(tmp, "w") as f:
-                    json.dump(data, f, indent=1)
-                os.replace(tmp, args.out)
+                _write(data, args.out)
                 print(f"  {mixture:6s} {variant:11s} seed {seed}: modes "
                       f"{rec['modes']}/{rec['num_modes']}, high quality "
                       f"{100 * rec['high_quality']:.1f}%, reverse KL "
                       f"{rec['reverse_kl']:.3f} ({rec['g_steps']} G steps, "
                       f"{rec['cpu_seconds']:.0f} CPU-s)", flush=True)
+    _print_table(data, args.out)
+
+
+def _write(data, out):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, out)
+
+
+def _print_table(data, out):
     print(f"\n{'mixture':7s} {'method':28s} {'runs':>4s} {'modes':>6s} "
           f"{'all-modes runs':>14s} {'high q. %':>9s} {'rev. KL':>8s}")
     for r in data.get("summary", []):
@@ -253,7 +285,7 @@ def main():
     for source, mixture, modes, hq, kl in PUBLISHED:
         print(f"{mixture:7s} {source:28s} {'':>4s} {modes:6.1f} {'':>14s} "
               f"{hq:9.1f} {('%.3f' % kl) if kl is not None else '-':>8s}")
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

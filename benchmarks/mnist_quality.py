@@ -3,7 +3,9 @@
 Each library recipe (`dcgan`, `wgan-gp`, `sngan`, `recommended`, built as
 the CLI builds them for 32x32 grey images: MNIST's 10,000 test images padded
 with background to 32x32) trains on one run and is scored when its training
-wall-clock (scoring excluded) passes each budget, e.g. 2, 5 and 10 minutes.
+wall-clock (scoring excluded) passes each budget, e.g. 2, 5 and 10 minutes;
+a recipe whose settings equal one already trained (`recommended` is `sngan`
+on images) shares that run instead of repeating it.
 A plain PyTorch DCGAN (the `dcgan` recipe written in `torch.nn`: the
 generator of `benchmarks/reference/torch_dcgan.py`, a BatchNorm
 discriminator, non-saturating loss, Adam(2e-4, 0.5, 0.999), batch 64)
@@ -219,8 +221,22 @@ def main():
           flush=True)
     real_score = scorer(images[:NUM_SAMPLES])
     print(f"  real images (first {NUM_SAMPLES}): {real_score}", flush=True)
-    results = []
+    from keras_gan_stable import presets
+
+    results, settings_run = [], {}
     for recipe in [r for r in args.recipes.split(",") if r]:
+        # A recipe with the settings of one already trained (`recommended`
+        # is `sngan` on images) would train the same run again: share it.
+        config = presets.recipe_config(recipe)
+        key = json.dumps([config["model"], config["train"]], sort_keys=True)
+        if key in settings_run:
+            same = settings_run[key]
+            print(f"  {recipe}: the settings of {same}, same run", flush=True)
+            rows = next(r["rows"] for r in results if r["method"] == same)
+            results.append({"method": recipe, "same_run_as": same,
+                            "rows": rows})
+            continue
+        settings_run[key] = recipe
         print(f"  {recipe}", flush=True)
         keras.utils.set_random_seed(args.seed)
         gan, config = build_recipe_gan(recipe, args.seed)
