@@ -164,6 +164,10 @@ def run_one(variant, mixture, seed, args):
     samples = gan.generate(NUM_SAMPLES, seed=seed + 1000)
     centres, std = mixture_modes(mixture)
     scores = mixture_scores(np.asarray(samples, "float64"), centres, std)
+    if gan.ema_generator is not None:  # what the EMA adds, for the record
+        raw = gan.generate(NUM_SAMPLES, seed=seed + 1000, use_ema=False)
+        scores["raw_generator"] = mixture_scores(
+            np.asarray(raw, "float64"), centres, std)
     last = {k: float(v[-1]) for k, v in hist.history.items()}
     return {"variant": variant, "mixture": mixture, "seed": seed,
             "recipe": config.get("recipe"),
