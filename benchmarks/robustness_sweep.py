@@ -19,6 +19,13 @@ infinite and are left out of the spread).
 
     python benchmarks/robustness_sweep.py                 # 2 x 16 runs
     python benchmarks/robustness_sweep.py --steps 100 --recipes recommended
+    python benchmarks/robustness_sweep.py --limit 4                  # sitting 1
+    python benchmarks/robustness_sweep.py --first-setting 4 --limit 4 --append
+
+A sweep can be built over several sittings: `--first-setting` and `--limit`
+pick the settings, `--append` keeps the rows already written and the
+threshold fixed before the first sitting. The feature classifier is retrained
+each sitting from the same seed and data; keep `--classifier-epochs` equal.
 
 Writes `benchmarks/results/robustness_sweep.json`.
 """
@@ -108,16 +115,39 @@ def main():
                    help="generator steps per setting (default 1000)")
     p.add_argument("--fid-threshold", type=float, default=None)
     p.add_argument("--limit", type=int, default=None,
-                   help="run only the first N settings (partial sweeps)")
+                   help="run only N settings (partial sweeps)")
+    p.add_argument("--first-setting", type=int, default=0,
+                   help="skip the first K of the 16 settings (with --limit "
+                        "and --append, a sweep built over several sittings)")
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows already in --out (same --steps) and "
+                        "their threshold; rerun settings replace their rows")
     p.add_argument("--classifier-epochs", type=int, default=3)
     p.add_argument("--out", default=os.path.join(RESULTS,
                                                  "robustness_sweep.json"))
     args = p.parse_args()
     import keras
 
+    previous = []
+    threshold, untrained = args.fid_threshold, None
+    if args.append and os.path.exists(args.out):
+        with open(args.out) as f:
+            old = json.load(f)
+        if old.get("classifier_epochs", args.classifier_epochs) != \
+                args.classifier_epochs:
+            p.error(f"--append: {args.out} was scored by a classifier of "
+                    f"{old['classifier_epochs']} epochs; pass "
+                    f"--classifier-epochs {old['classifier_epochs']}")
+        if old.get("steps") != args.steps:
+            p.error(f"--append: {args.out} holds {old.get('steps')}-step "
+                    f"runs, not {args.steps}; pass --steps {old.get('steps')} "
+                    "or another --out")
+        # The threshold was fixed before the first sitting: keep it.
+        previous, threshold = old["rows"], old["fid_threshold"]
+        untrained = old.get("untrained_dcgan_score")
+        args.threshold_rule = old.get("threshold_rule")
     images, labels = load_mnist32()
     scorer = Scorer(images, labels, epochs=args.classifier_epochs)
-    threshold, untrained = args.fid_threshold, None
     if threshold is None:
         keras.utils.set_random_seed(0)
         gan, _ = build_recipe_gan("dcgan", 0)
@@ -130,12 +160,15 @@ def main():
           f"{untrained and untrained['classifier_fid']}; real images: "
           f"{real['classifier_fid']:.2f}), and no non-finite value",
           flush=True)
-    rows = []
-    grid = settings()[:args.limit]
+    rows = list(previous)
+    first = args.first_setting
+    grid = settings()[first:None if args.limit is None else first + args.limit]
     for recipe in [r for r in args.recipes.split(",") if r]:
         for setting in grid:
             row = run_setting(recipe, setting, images, scorer, args.steps)
-            rows.append(row)
+            rows = [r for r in rows if not (
+                r["recipe"] == recipe
+                and all(r[k] == v for k, v in setting.items()))] + [row]
             print(f"  {recipe:12s} lr {setting['learning_rate']:.0e} beta1 "
                   f"{setting['beta_1']} n_critic {setting['n_critic']}: FID "
                   f"{row['classifier_fid']:.2f}, modes {row['modes']}, "
@@ -161,9 +194,11 @@ def _write(args, threshold, untrained, real, rows):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"benchmark": "robustness_sweep", "steps": args.steps,
+                   "classifier_epochs": args.classifier_epochs,
                    "fid_threshold": threshold,
-                   "threshold_rule": ("given" if args.fid_threshold
-                                      else "25% of the untrained dcgan G's"),
+                   "threshold_rule": getattr(args, "threshold_rule", None) or (
+                       "given" if args.fid_threshold
+                       else "25% of the untrained dcgan G's"),
                    "untrained_dcgan_score": untrained,
                    "real_images_score": real, "summary": summary,
                    "cpu": cpu_model(), "cpus": os.cpu_count(),
