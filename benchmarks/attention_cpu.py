@@ -21,11 +21,12 @@ Writes `benchmarks/results/attention_cpu.json`.
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
+
+from _machine import cpu_model
 
 CONFIGS = [  # (height = width, batch)
     (16, 64),
@@ -166,16 +167,6 @@ def worker(args):
     }), flush=True)
 
 
-def _cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
 
 def main(args):
     import keras
@@ -234,7 +225,7 @@ def main(args):
         "benchmark": "attention_cpu",
         "backend": backend,
         "keras": keras.__version__,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_average_at_end": os.getloadavg(),

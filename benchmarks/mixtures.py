@@ -42,7 +42,6 @@ Writes (appends to) `benchmarks/results/mixtures.json`.
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -54,6 +53,9 @@ os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _machine import run_metadata  # noqa: E402
+
 RESULTS = os.path.join(HERE, "results")
 VARIANTS = ("recommended", "gan", "wgan-gp", "hinge-sn")
 PUBLISHED = [  # (source, mixture, modes, high quality %, reverse KL)
@@ -240,25 +242,11 @@ def main():
         _write(data, args.out)
         _print_table(data, args.out)
         return
-    import keras
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f
-                       if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     for mixture in args.mixtures.split(","):
         for variant in variants:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 rec = run_one(variant, mixture, seed, args)
-                rec.update(cpu=cpu, cpus=os.cpu_count(),
-                           load_average=os.getloadavg(),
-                           backend=keras.backend.backend(),
-                           date=time.strftime("%Y-%m-%d %H:%M UTC",
-                                              time.gmtime()),
-                           command="python " + " ".join(sys.argv))
+                rec.update(run_metadata())
                 data["records"].append(rec)
                 data["summary"] = summarize(data["records"])
                 _write(data, args.out)

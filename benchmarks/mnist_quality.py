@@ -36,7 +36,7 @@ import json
 import os
 import sys
 import time
-from _machine import cpu_model  # noqa: E402
+from _machine import run_metadata  # noqa: E402
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -262,12 +262,7 @@ def main():
         json.dump({"benchmark": "mnist_quality",
                    "budgets_min": [b / 60 for b in budgets],
                    "samples": NUM_SAMPLES, "real_images_score": real_score,
-                   "cpu": cpu_model(), "cpus": os.cpu_count(),
-                   "load_average": os.getloadavg(),
-                   "backend": keras.backend.backend(),
-                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                   "command": "python " + " ".join(sys.argv),
-                   "results": results}, f, indent=1)
+                   **run_metadata(), "results": results}, f, indent=1)
     print(f"wrote {args.out}")
 
 

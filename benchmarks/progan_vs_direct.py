@@ -21,9 +21,9 @@ sample grid per run next to it). Never gates CI.
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
+
+from _machine import cpu_model
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -62,16 +62,6 @@ class CPUBudget(keras.callbacks.Callback):
         self.cpu = time.process_time() - self.cpu0
         self.wall = time.perf_counter() - self.wall0
 
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def pooled_pixels(images):

@@ -43,8 +43,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from _machine import run_metadata  # noqa: E402
 from mnist_quality import (NUM_SAMPLES, RESULTS, Scorer,  # noqa: E402
-                           build_recipe_gan, cpu_model, load_mnist32)
+                           build_recipe_gan, load_mnist32)
 
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3)
 BETA1 = (0.0, 0.5)
@@ -188,8 +189,6 @@ def main():
 
 
 def _write(args, threshold, untrained, real, rows):
-    import keras
-
     summary = summarize(rows, threshold)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
@@ -201,12 +200,7 @@ def _write(args, threshold, untrained, real, rows):
                        else "25% of the untrained dcgan G's"),
                    "untrained_dcgan_score": untrained,
                    "real_images_score": real, "summary": summary,
-                   "cpu": cpu_model(), "cpus": os.cpu_count(),
-                   "load_average": os.getloadavg(),
-                   "backend": keras.backend.backend(),
-                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                   "command": "python " + " ".join(sys.argv),
-                   "rows": rows}, f, indent=1)
+                   **run_metadata(), "rows": rows}, f, indent=1)
     return summary
 
 

@@ -44,7 +44,7 @@ import os
 import subprocess
 import sys
 import time
-from _machine import cpu_model as _cpu_model  # noqa: E402
+from _machine import cpu_model as _cpu_model, run_metadata  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -414,10 +414,7 @@ def _write(args, networks, ceiling, table, rounds):
                               for n in networks},
                    "width_scale": args.width_scale, "steps": args.steps,
                    "rounds": args.rounds, "matmul_ceiling_gflops": ceiling,
-                   "cpu": _cpu_model(), "cpus": os.cpu_count(),
-                   "load_average": os.getloadavg(),
-                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                   "command": "python " + " ".join(sys.argv),
+                   **run_metadata(backend=False),
                    "results": table, "all_rounds": rounds}, f, indent=1)
 
 

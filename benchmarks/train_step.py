@@ -33,7 +33,7 @@ import os
 import subprocess
 import sys
 import time
-from _machine import cpu_model as _cpu_model  # noqa: E402
+from _machine import cpu_model as _cpu_model, run_metadata  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -256,9 +256,7 @@ def main():
                    "network": "DCGAN-32 width 64, latent 128, LayerNorm critic",
                    "batch": args.batch, "n_critic": args.n_critic,
                    "steps": args.steps, "rounds": args.rounds,
-                   "cpu": _cpu_model(), "cpus": os.cpu_count(),
-                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                   "command": "python " + " ".join(sys.argv),
+                   **run_metadata(backend=False),
                    "results": table, "all_rounds": rounds}, f, indent=1)
     print(f"wrote {args.out}")
 
