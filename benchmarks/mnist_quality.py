@@ -65,13 +65,19 @@ def load_mnist32(max_images=None):
 class Scorer:
     """Classifier FID and mode coverage against one set of real images."""
 
-    def __init__(self, real, labels, epochs=3):
+    def __init__(self, real, labels, epochs=3, cache=None):
+        """`cache`: a `.keras` path. Loaded when it exists, else the
+        classifier is trained and saved there, so that several processes or
+        sittings score in exactly the same features."""
         import keras
 
         from keras_gan_stable.metrics import train_feature_classifier
 
-        self.clf = train_feature_classifier(real, labels, epochs=epochs,
-                                            seed=0)
+        if cache and os.path.exists(cache):
+            self.clf = keras.saving.load_model(cache)
+        else:
+            self.clf = train_feature_classifier(real, labels, epochs=epochs,
+                                                seed=0, save_path=cache)
         self.features = keras.Model(self.clf.inputs,
                                     self.clf.get_layer("features").output)
         self.f_real = self.features.predict(real, verbose=0, batch_size=500)

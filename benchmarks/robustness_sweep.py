@@ -21,11 +21,20 @@ infinite and are left out of the spread).
     python benchmarks/robustness_sweep.py --steps 100 --recipes recommended
     python benchmarks/robustness_sweep.py --limit 4                  # sitting 1
     python benchmarks/robustness_sweep.py --first-setting 4 --limit 4 --append
+    # two parallel processes on 2 cores, one classifier, then one table:
+    python benchmarks/robustness_sweep.py --threads 1 --recipes dcgan \\
+        --classifier-cache /tmp/clf.keras --out a.json
+    python benchmarks/robustness_sweep.py --threads 1 --recipes recommended \\
+        --settings 0,2,4,6 --classifier-cache /tmp/clf.keras --out b.json
+    python benchmarks/robustness_sweep.py --out a.json --merge b.json
 
 A sweep can be built over several sittings: `--first-setting` and `--limit`
 pick the settings, `--append` keeps the rows already written and the
-threshold fixed before the first sitting. The feature classifier is retrained
-each sitting from the same seed and data; keep `--classifier-epochs` equal.
+threshold fixed before the first sitting. Without `--classifier-cache` the
+feature classifier is retrained each sitting from the same seed and data
+(keep `--classifier-epochs` equal); with it, every sitting and parallel
+process loads the one saved classifier, so their FIDs share one feature
+space exactly and `--merge` can join their files.
 
 Writes `benchmarks/results/robustness_sweep.json`.
 """
@@ -109,6 +118,27 @@ def summarize(rows, threshold):
     return out
 
 
+def _check_compatible(p, path, old, steps, epochs):
+    if old.get("classifier_epochs", epochs) != epochs:
+        p.error(f"{path} was scored by a classifier of "
+                f"{old['classifier_epochs']} epochs; pass "
+                f"--classifier-epochs {old['classifier_epochs']}")
+    if old.get("steps") != steps:
+        p.error(f"{path} holds {old.get('steps')}-step runs, not {steps}; "
+                f"pass --steps {old.get('steps')} or another --out")
+
+
+def _merge_rows(rows, new_rows):
+    """`rows` with each of `new_rows` replacing the row of its recipe and
+    setting (later rows win)."""
+    key = lambda r: (r["recipe"], r["learning_rate"], r["beta_1"],
+                     r["n_critic"])
+    merged = {key(r): r for r in rows}
+    for r in new_rows:
+        merged[key(r)] = r
+    return list(merged.values())
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--recipes", default="recommended,dcgan")
@@ -120,13 +150,46 @@ def main():
     p.add_argument("--first-setting", type=int, default=0,
                    help="skip the first K of the 16 settings (with --limit "
                         "and --append, a sweep built over several sittings)")
+    p.add_argument("--settings", default=None,
+                   help="comma-separated indices of the settings to run "
+                        "(0-15, in the order lr x beta1 x n_critic, n_critic "
+                        "fastest: even indices are n_critic 1); replaces "
+                        "--first-setting/--limit")
     p.add_argument("--append", action="store_true",
                    help="keep the rows already in --out (same --steps) and "
                         "their threshold; rerun settings replace their rows")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="train nothing: add the rows of these files (written "
+                        "by parallel processes with the same --steps, "
+                        "classifier and threshold) to --out")
     p.add_argument("--classifier-epochs", type=int, default=3)
+    p.add_argument("--classifier-cache", default=None, metavar="PATH.keras",
+                   help="load the feature classifier from this file, or "
+                        "train and save it there: parallel processes and "
+                        "later sittings then score in identical features")
+    p.add_argument("--threads", type=int, default=None,
+                   help="TensorFlow threads per op (e.g. 1 for each of two "
+                        "parallel processes on 2 cores)")
     p.add_argument("--out", default=os.path.join(RESULTS,
                                                  "robustness_sweep.json"))
     args = p.parse_args()
+    if args.settings is not None:
+        try:
+            picked = [int(i) for i in args.settings.split(",") if i.strip()]
+        except ValueError:
+            p.error(f"--settings should be comma-separated integers; "
+                    f"received {args.settings!r}")
+        bad = [i for i in picked if not 0 <= i < len(settings())]
+        if bad:
+            p.error(f"--settings: indices {bad} are outside 0-"
+                    f"{len(settings()) - 1}")
+    if args.merge:
+        return _merge(p, args)
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     import keras
 
     previous = []
@@ -134,21 +197,15 @@ def main():
     if args.append and os.path.exists(args.out):
         with open(args.out) as f:
             old = json.load(f)
-        if old.get("classifier_epochs", args.classifier_epochs) != \
-                args.classifier_epochs:
-            p.error(f"--append: {args.out} was scored by a classifier of "
-                    f"{old['classifier_epochs']} epochs; pass "
-                    f"--classifier-epochs {old['classifier_epochs']}")
-        if old.get("steps") != args.steps:
-            p.error(f"--append: {args.out} holds {old.get('steps')}-step "
-                    f"runs, not {args.steps}; pass --steps {old.get('steps')} "
-                    "or another --out")
+        _check_compatible(p, args.out, old, args.steps,
+                          args.classifier_epochs)
         # The threshold was fixed before the first sitting: keep it.
         previous, threshold = old["rows"], old["fid_threshold"]
         untrained = old.get("untrained_dcgan_score")
         args.threshold_rule = old.get("threshold_rule")
     images, labels = load_mnist32()
-    scorer = Scorer(images, labels, epochs=args.classifier_epochs)
+    scorer = Scorer(images, labels, epochs=args.classifier_epochs,
+                    cache=args.classifier_cache)
     if threshold is None:
         keras.utils.set_random_seed(0)
         gan, _ = build_recipe_gan("dcgan", 0)
@@ -162,21 +219,52 @@ def main():
           f"{real['classifier_fid']:.2f}), and no non-finite value",
           flush=True)
     rows = list(previous)
-    first = args.first_setting
-    grid = settings()[first:None if args.limit is None else first + args.limit]
+    if args.settings is not None:
+        grid = [settings()[i] for i in picked]
+    else:
+        first = args.first_setting
+        grid = settings()[first:None if args.limit is None
+                          else first + args.limit]
     for recipe in [r for r in args.recipes.split(",") if r]:
         for setting in grid:
             row = run_setting(recipe, setting, images, scorer, args.steps)
-            rows = [r for r in rows if not (
-                r["recipe"] == recipe
-                and all(r[k] == v for k, v in setting.items()))] + [row]
+            row["tf_threads"] = args.threads  # None: TensorFlow's default
+            rows = _merge_rows(rows, [row])
             print(f"  {recipe:12s} lr {setting['learning_rate']:.0e} beta1 "
                   f"{setting['beta_1']} n_critic {setting['n_critic']}: FID "
                   f"{row['classifier_fid']:.2f}, modes {row['modes']}, "
                   f"finite {row['finite_logs'] and row['finite']} "
                   f"({row['seconds']:.0f} s)", flush=True)
             _write(args, threshold, untrained, real, rows)  # partial
-    summary = _write(args, threshold, untrained, real, rows)
+    _report(args, _write(args, threshold, untrained, real, rows))
+
+
+def _merge(p, args):
+    if not os.path.exists(args.out):
+        p.error(f"--merge: {args.out} does not exist; pass as --out the "
+                "file of one part and the others to --merge")
+    with open(args.out) as f:
+        base = json.load(f)
+    rows = base["rows"]
+    for path in args.merge:
+        with open(path) as f:
+            part = json.load(f)
+        _check_compatible(p, path, part, base["steps"],
+                          base["classifier_epochs"])
+        if abs(part["fid_threshold"] - base["fid_threshold"]) > 1e-6:
+            p.error(f"{path} has threshold {part['fid_threshold']}, "
+                    f"{args.out} {base['fid_threshold']}: score both with "
+                    "the same --classifier-cache or pass --fid-threshold")
+        rows = _merge_rows(rows, part["rows"])
+    args.steps, args.classifier_epochs = base["steps"], base[
+        "classifier_epochs"]
+    args.threshold_rule = base.get("threshold_rule")
+    _report(args, _write(args, base["fid_threshold"],
+                         base.get("untrained_dcgan_score"),
+                         base.get("real_images_score"), rows))
+
+
+def _report(args, summary):
     print(f"\n{'recipe':12s} {'converged':>10s} {'diverged':>8s} "
           f"{'FID median':>10s} {'IQR':>17s} {'min':>7s} {'max':>7s}")
     fmt = lambda v: f"{v:.2f}" if v is not None else "-"
@@ -191,7 +279,8 @@ def main():
 def _write(args, threshold, untrained, real, rows):
     summary = summarize(rows, threshold)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
+    tmp = args.out + ".tmp"  # a complete file or none: replaced atomically
+    with open(tmp, "w") as f:
         json.dump({"benchmark": "robustness_sweep", "steps": args.steps,
                    "classifier_epochs": args.classifier_epochs,
                    "fid_threshold": threshold,
@@ -201,6 +290,7 @@ def _write(args, threshold, untrained, real, rows):
                    "untrained_dcgan_score": untrained,
                    "real_images_score": real, "summary": summary,
                    **run_metadata(), "rows": rows}, f, indent=1)
+    os.replace(tmp, args.out)
     return summary
 
 
