@@ -113,6 +113,11 @@ def summarize(rows, threshold):
                        "converged_share": float(np.mean([r["converged"]
                                                          for r in rs])),
                        "diverged": int(sum(r["diverged"] for r in rs)),
+                       **{f"converged_n_critic_{nc}": [
+                           int(sum(r["converged"] for r in rs
+                                   if r["n_critic"] == nc)),
+                           int(sum(r["n_critic"] == nc for r in rs))]
+                          for nc in N_CRITIC},
                        "fid_min": q[0], "fid_q25": q[1], "fid_median": q[2],
                        "fid_q75": q[3], "fid_max": q[4]}
     return out
@@ -236,7 +241,7 @@ def main():
                   f"finite {row['finite_logs'] and row['finite']} "
                   f"({row['seconds']:.0f} s)", flush=True)
             _write(args, threshold, untrained, real, rows)  # partial
-    _report(args, _write(args, threshold, untrained, real, rows))
+    _report(args, _write(args, threshold, untrained, real, rows), rows)
 
 
 def _merge(p, args):
@@ -261,10 +266,25 @@ def _merge(p, args):
     args.threshold_rule = base.get("threshold_rule")
     _report(args, _write(args, base["fid_threshold"],
                          base.get("untrained_dcgan_score"),
-                         base.get("real_images_score"), rows))
+                         base.get("real_images_score"), rows), rows)
 
 
-def _report(args, summary):
+def _report(args, summary, rows):
+    recipes = sorted(summary)
+    print("\n| lr | beta1 | n_critic | " + " | ".join(recipes) + " |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in recipes) + " |")
+    for st in settings():
+        cells = []
+        for recipe in recipes:
+            r = next((r for r in rows if r["recipe"] == recipe and all(
+                r[k] == v for k, v in st.items())), None)
+            cells.append("-" if r is None else (
+                "diverged" if r["diverged"] else
+                f"{r['classifier_fid']:.2f}{' *' if r['converged'] else ''}"
+                f" ({r['modes']} modes)"))
+        print(f"| {st['learning_rate']:.0e} | {st['beta_1']} | "
+              f"{st['n_critic']} | " + " | ".join(cells) + " |")
+    print("(* converged)")
     print(f"\n{'recipe':12s} {'converged':>10s} {'diverged':>8s} "
           f"{'FID median':>10s} {'IQR':>17s} {'min':>7s} {'max':>7s}")
     fmt = lambda v: f"{v:.2f}" if v is not None else "-"
@@ -272,7 +292,10 @@ def _report(args, summary):
         print(f"{recipe:12s} {s['converged']:>4d}/{s['settings']:<5d} "
               f"{s['diverged']:8d} {fmt(s['fid_median']):>10s} "
               f"{fmt(s['fid_q25']):>8s}-{fmt(s['fid_q75']):<8s} "
-              f"{fmt(s['fid_min']):>7s} {fmt(s['fid_max']):>7s}")
+              f"{fmt(s['fid_min']):>7s} {fmt(s['fid_max']):>7s}  "
+              f"(n_critic 1: {'/'.join(map(str, s['converged_n_critic_1']))}"
+              f", n_critic 5: "
+              f"{'/'.join(map(str, s['converged_n_critic_5']))})")
     print(f"wrote {args.out}")
 
 
