@@ -33,16 +33,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from _machine import run_metadata  # noqa: E402
-from throughput import RESULTS, forward_flops  # noqa: E402
+from throughput import RESULTS, forward_flops, gan_step_flops  # noqa: E402
 
 RECIPES = ("dcgan", "wgan", "wgan-gp", "sngan", "sagan", "recommended")
 SHAPES = {"mnist": (32, 32, 1), "cifar10": (32, 32, 3)}
-
-
-def step_flops(gf, df, n_critic, penalty):
-    """FLOPs of one G step (n_critic D updates + 1 G update) per image."""
-    per_d = gf + 6 * df + (6 * df if penalty else 0)
-    return n_critic * per_d + 3 * gf + 3 * df
 
 
 def recipe_cost(recipe, shape):
@@ -62,10 +56,10 @@ def recipe_cost(recipe, shape):
            "g_forward_mflop": gf / 1e6, "d_forward_mflop": df / 1e6,
            "n_critic": int(train["n_critic"]),
            "penalty": train.get("penalty"),
-           "g_step_mflop_per_image": step_flops(
-               gf, df, train["n_critic"], train.get("penalty")) / 1e6,
-           "g_step_mflop_per_image_n_critic_5": step_flops(
-               gf, df, 5, train.get("penalty")) / 1e6}
+           "g_step_mflop_per_image": gan_step_flops(
+               gf, df, train["n_critic"], bool(train.get("penalty"))) / 1e6,
+           "g_step_mflop_per_image_n_critic_5": gan_step_flops(
+               gf, df, 5, bool(train.get("penalty"))) / 1e6}
     keras.backend.clear_session()
     return row
 

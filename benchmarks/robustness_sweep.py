@@ -133,14 +133,17 @@ def _check_compatible(p, path, old, steps, epochs):
                 f"pass --steps {old.get('steps')} or another --out")
 
 
+def _key(recipe, setting):
+    return (recipe, setting["learning_rate"], setting["beta_1"],
+            setting["n_critic"])
+
+
 def _merge_rows(rows, new_rows):
     """`rows` with each of `new_rows` replacing the row of its recipe and
     setting (later rows win)."""
-    key = lambda r: (r["recipe"], r["learning_rate"], r["beta_1"],
-                     r["n_critic"])
-    merged = {key(r): r for r in rows}
+    merged = {_key(r["recipe"], r): r for r in rows}
     for r in new_rows:
-        merged[key(r)] = r
+        merged[_key(r["recipe"], r)] = r
     return list(merged.values())
 
 
@@ -273,11 +276,11 @@ def _report(args, summary, rows):
     recipes = sorted(summary)
     print("\n| lr | beta1 | n_critic | " + " | ".join(recipes) + " |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in recipes) + " |")
+    by_key = {_key(r["recipe"], r): r for r in rows}
     for st in settings():
         cells = []
         for recipe in recipes:
-            r = next((r for r in rows if r["recipe"] == recipe and all(
-                r[k] == v for k, v in st.items())), None)
+            r = by_key.get(_key(recipe, st))
             cells.append("-" if r is None else (
                 "diverged" if r["diverged"] else
                 f"{r['classifier_fid']:.2f}{' *' if r['converged'] else ''}"
@@ -301,19 +304,20 @@ def _report(args, summary, rows):
 
 def _write(args, threshold, untrained, real, rows):
     summary = summarize(rows, threshold)
+    from keras_gan_stable.export import write_json_atomic
+
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"  # a complete file or none: replaced atomically
-    with open(tmp, "w") as f:
-        json.dump({"benchmark": "robustness_sweep", "steps": args.steps,
-                   "classifier_epochs": args.classifier_epochs,
-                   "fid_threshold": threshold,
-                   "threshold_rule": getattr(args, "threshold_rule", None) or (
-                       "given" if args.fid_threshold
-                       else "25% of the untrained dcgan G's"),
-                   "untrained_dcgan_score": untrained,
-                   "real_images_score": real, "summary": summary,
-                   **run_metadata(), "rows": rows}, f, indent=1)
-    os.replace(tmp, args.out)
+    # A complete file or none: written aside, then renamed into place.
+    write_json_atomic(args.out, {
+        "benchmark": "robustness_sweep", "steps": args.steps,
+        "classifier_epochs": args.classifier_epochs,
+        "fid_threshold": threshold,
+        "threshold_rule": getattr(args, "threshold_rule", None) or (
+            "given" if args.fid_threshold
+            else "25% of the untrained dcgan G's"),
+        "untrained_dcgan_score": untrained,
+        "real_images_score": real, "summary": summary,
+        **run_metadata(), "rows": rows})
     return summary
 
 

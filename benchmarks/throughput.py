@@ -147,10 +147,16 @@ def forward_flops(model):
     return float(total)
 
 
-def step_flops(network, gf, df, batch):
-    n_critic = NETWORKS[network][1]
-    per_d = gf + 6 * df + (6 * df if network == "wgan_gp" else 0)
+def gan_step_flops(gf, df, n_critic, penalty=False, batch=1):
+    """FLOPs of one G step (n_critic D updates of `batch`, then one G
+    update of `batch`) from the per-image forward FLOPs `gf` and `df`."""
+    per_d = gf + 6 * df + (6 * df if penalty else 0)
     return n_critic * batch * per_d + batch * (3 * gf + 3 * df)
+
+
+def step_flops(network, gf, df, batch):
+    return gan_step_flops(gf, df, NETWORKS[network][1],
+                          penalty=network == "wgan_gp", batch=batch)
 
 
 def _adams(network):
