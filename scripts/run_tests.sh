@@ -12,8 +12,8 @@ export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 PY="${PYTHON:-python}"
 
 run() {  # pytest exits 5 when a selection is empty: not a failure here
-  local rc=0
-  "$PY" -m pytest -q -p no:cacheprovider "$@" || rc=$?
+  local rc=0  # --durations: the slowest tests of each pass, to keep CI short
+  "$PY" -m pytest -q -p no:cacheprovider --durations=10 "$@" || rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then exit "$rc"; fi
 }
 
