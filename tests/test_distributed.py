@@ -78,6 +78,13 @@ def test_tf_mirrored_two_replicas_match_one_device(tmp_path):
     # Per-replica BatchNorm normalises each half on its own: a different
     # computation by design.
     assert _max_gap(runs["one-batch-1"], runs["two-batch-1"], "w/") > 1e-4
+    # The non-finite guard: a NaN image in one replica's part of one D
+    # update skips that update on every replica, as on one device (where
+    # it is skipped once), and leaves no NaN in any weight.
+    assert float(runs["one-guard"]["nonfinite_skips"]) == 1.0
+    assert all(np.isfinite(v).all() for k, v in runs["one-guard"].items()
+               if k.startswith("w/"))
+    _assert_same(runs["one-guard"], runs["two-guard"])
     # Optimizers created outside strategy.scope() are refused.
     assert int(runs["misuse"]["optimizer_outside_scope"]) == 1
     for name, run in runs.items():  # 3 steps of a global batch of 16 images

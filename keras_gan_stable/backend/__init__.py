@@ -7,6 +7,8 @@ Each backend module provides the same small surface:
 - `input_gradient(fn, x)`: the gradient of `sum(fn(x))` w.r.t. `x`, kept
   differentiable so a penalty on it can be back-propagated (double backprop).
 - `apply_gradients(optimizer, grads, variables)`.
+- `num_replicas_in_sync()`, `replica_id_in_sync()` and `all_replicas(flag)`
+  (a boolean AND-ed over the replicas of a `tf.distribute` strategy).
 - `GANTrainer`: a mixin with the `train_step`/`test_step` signatures that
   Keras' backend trainer expects, wrapping the backend-agnostic step.
 
@@ -37,6 +39,7 @@ apply_gradients = _impl.apply_gradients
 GANTrainer = _impl.GANTrainer
 num_replicas_in_sync = _impl.num_replicas_in_sync
 replica_id_in_sync = _impl.replica_id_in_sync
+all_replicas = _impl.all_replicas
 
 
 def backend():

@@ -80,6 +80,11 @@ def num_replicas_in_sync():
     return 1
 
 
+def all_replicas(flag):
+    # The step sees the global batch: a decision taken in it is global.
+    return flag
+
+
 def replica_id_in_sync():
     # The step sees the global batch (see num_replicas_in_sync).
     return 0

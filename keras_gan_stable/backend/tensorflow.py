@@ -90,6 +90,24 @@ def replica_id_in_sync():
     return context.replica_id_in_sync_group
 
 
+def all_replicas(flag):
+    """`flag` (a boolean scalar) AND-ed over the replicas in sync.
+
+    Each replica of a `tf.distribute` strategy sees its own slice of the
+    batch, so a per-replica decision (e.g. "this update's gradients are
+    finite") must be agreed on before it changes mirrored variables: the
+    optimizer sums the replicas' gradients, so one non-finite replica
+    poisons every replica's update.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or tf.distribute.get_strategy(
+            ).num_replicas_in_sync == 1:
+        return flag
+    dissent = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                 1.0 - tf.cast(flag, tf.float32))
+    return dissent < 0.5
+
+
 def _multi_worker_logs(logs):
     # Keras reduces the logs of a multi-worker step with
     # `strategy.reduce("MEAN", v, axis=0)`, which needs an axis: give each

@@ -630,6 +630,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         finite = checks[0]
         for c in checks[1:]:
             finite = ops.logical_and(finite, c)
+        # Under tf.distribute every replica must take the same decision: the
+        # optimizer sums their gradients, so one replica's NaN reaches all.
+        finite = gan_backend.all_replicas(finite)
         # Apply, then select new or old values of everything the update
         # touched: weights and optimizer state (moments, iterations). The
         # normalisation statistics the forward passes moved are restored to

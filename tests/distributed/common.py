@@ -28,10 +28,11 @@ def spectral_normalization():
     return SpectralNormalization
 
 
-def build_gan(norm="none", seed=3):
+def build_gan(norm="none", seed=3, guard=False):
     """A tiny WGAN-GP with spectral normalisation in D and a G EMA.
 
     norm: normalisation in G: "none", "batch" (per replica) or "sync".
+    guard: compile with `skip_nonfinite`.
     """
     keras.utils.set_random_seed(seed)
     sn = spectral_normalization()
@@ -57,12 +58,18 @@ def build_gan(norm="none", seed=3):
     gan.compile(d_optimizer=keras.optimizers.SGD(0.05),
                 g_optimizer=keras.optimizers.SGD(0.05),
                 loss="wasserstein", penalty="gp", penalty_weight=10.0,
-                n_critic=N_CRITIC)
+                n_critic=N_CRITIC, skip_nonfinite=guard)
     return gan
 
 
-def global_batches(inject=True, seed=0):
-    """STEPS global batches as one device would consume them."""
+# Step 1, D update 0, row 1 of replica 1's part (distribute.shard_batch: D
+# update i of replica r is global rows i*R*B + r*B ... + B).
+NAN_AT = (1, B + 1)
+
+
+def global_batches(inject=True, seed=0, nan=False):
+    """STEPS global batches as one device would consume them; `nan` puts a
+    NaN pixel into one image at `NAN_AT` (step, row)."""
     rng = np.random.default_rng(seed)
     n = N_CRITIC * REPLICAS * B
     out = []
@@ -74,6 +81,9 @@ def global_batches(inject=True, seed=0):
             batch["z_g"] = rng.standard_normal(
                 (REPLICAS * B, LATENT)).astype("float32")
         out.append(batch)
+    if nan:
+        step, row = NAN_AT
+        out[step]["images"][row, 0, 0, 0] = np.nan
     return out
 
 

@@ -20,10 +20,10 @@ import common  # noqa: E402
 from keras_gan_stable import distribute  # noqa: E402
 
 
-def run(strategy, norm, inject):
+def run(strategy, norm, inject, guard=False):
     with strategy.scope():
-        gan = common.build_gan(norm)
-    data = common.tf_dataset(common.global_batches(inject))
+        gan = common.build_gan(norm, guard=guard)
+    data = common.tf_dataset(common.global_batches(inject, nan=guard))
     if strategy.num_replicas_in_sync > 1:
         data = distribute.distribute_dataset(strategy, data,
                                              n_critic=common.N_CRITIC)
@@ -33,6 +33,7 @@ def run(strategy, norm, inject):
     out = common.result(gan, recorder)
     out["images_seen"] = int(gan.images_seen.numpy()) if hasattr(
         gan, "images_seen") else -1
+    out["nonfinite_skips"] = float(gan.nonfinite_skips.numpy())
     return out
 
 
@@ -65,6 +66,9 @@ def main(path):
                          ("batch", True)):
         runs[f"one-{norm}-{int(inject)}"] = run(one, norm, inject)
         runs[f"two-{norm}-{int(inject)}"] = run(two, norm, inject)
+    # The non-finite guard with a NaN image in one replica's part only.
+    runs["one-guard"] = run(one, "none", True, guard=True)
+    runs["two-guard"] = run(two, "none", True, guard=True)
     common.save(path, runs)
 
 
