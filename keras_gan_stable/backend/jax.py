@@ -16,6 +16,11 @@ from keras import ops
 from keras.src.backend.common.stateless_scope import StatelessScope
 from keras.src.backend.common.stateless_scope import get_stateless_scope
 
+# keras.distribution shards the global batch inside one program: the step
+# sees the global batch, so there is nothing to rescale or agree on.
+from keras_gan_stable.backend._global_batch import (  # noqa: F401
+    all_replicas, num_replicas_in_sync, replica_id_in_sync)
+
 
 def _child_scope(parent, overrides):
     scope = StatelessScope()
@@ -72,22 +77,6 @@ def input_gradient(fn, x):
 
 def apply_gradients(optimizer, grads, variables):
     optimizer.apply(grads, variables)
-
-
-def num_replicas_in_sync():
-    # keras.distribution shards the global batch inside one program: the
-    # step already sees the global batch, so no rescaling is needed.
-    return 1
-
-
-def all_replicas(flag):
-    # The step sees the global batch: a decision taken in it is global.
-    return flag
-
-
-def replica_id_in_sync():
-    # The step sees the global batch (see num_replicas_in_sync).
-    return 0
 
 
 def _run_stateless(model, groups, fn):

@@ -2,6 +2,9 @@
 
 import torch
 
+from keras_gan_stable.backend._global_batch import (  # noqa: F401
+    all_replicas, num_replicas_in_sync, replica_id_in_sync)
+
 
 def value_and_grad(fn, variables):
     with torch.enable_grad():
@@ -24,18 +27,6 @@ def input_gradient(fn, x):
 def apply_gradients(optimizer, grads, variables):
     with torch.no_grad():
         optimizer.apply(grads, variables)
-
-
-def num_replicas_in_sync():
-    return 1
-
-
-def all_replicas(flag):
-    return flag
-
-
-def replica_id_in_sync():
-    return 0
 
 
 class GANTrainer:
