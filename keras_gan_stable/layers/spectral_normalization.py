@@ -1,6 +1,7 @@
 """Spectral normalisation computed inside `call`, as in Miyato et al. 2018."""
 
 import keras
+import numpy as np
 from keras import ops
 from keras.src.backend.common.stateless_scope import StatelessScope
 from keras.src.backend.common.stateless_scope import get_stateless_scope
@@ -28,6 +29,18 @@ _WARM_START_ITERATIONS = 15
 def _normalize(x, epsilon):
     # torch.nn.functional.normalize: x / max(||x||, eps)
     return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x))), epsilon)
+
+
+def _numpy_power_iteration(w_mat, u, v, iterations, epsilon):
+    """`SpectralNormalization._power_iteration` on NumPy arrays."""
+    w_mat = np.asarray(w_mat, "float32")
+    u, v = np.asarray(u, "float32"), np.asarray(v, "float32")
+    for _ in range(iterations):
+        u = v @ w_mat.T
+        u = u / np.float32(max(np.sqrt(np.sum(np.square(u))), epsilon))
+        v = u @ w_mat
+        v = v / np.float32(max(np.sqrt(np.sum(np.square(v))), epsilon))
+    return u, v
 
 
 def _unit_normal(shape, dtype=None):
@@ -196,9 +209,18 @@ class SpectralNormalization(keras.layers.Wrapper):
             return
         w_mat = self._to_matrix(
             ops.cast(self._weight_variable.value, "float32"))
-        self._set_vectors(*self._power_iteration(
-            w_mat, self.vector_u.value, self.vector_v.value,
-            _WARM_START_ITERATIONS))
+        u, v = self.vector_u.value, self.vector_v.value
+        try:  # eager values: the same iterations in NumPy, without the
+            # per-op dispatch of ~200 small backend ops (3x faster builds
+            # of an SN network on TensorFlow)
+            w_mat, u, v = (ops.convert_to_numpy(x) for x in (w_mat, u, v))
+        except (TypeError, ValueError, NotImplementedError, AttributeError):
+            # symbolic values (a build inside a traced function)
+            self._set_vectors(*self._power_iteration(
+                w_mat, u, v, _WARM_START_ITERATIONS))
+            return
+        self._set_vectors(*_numpy_power_iteration(
+            w_mat, u, v, _WARM_START_ITERATIONS, self.epsilon))
 
     def _set_vectors(self, u, v):
         self.vector_u.assign(u)
