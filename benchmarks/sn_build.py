@@ -46,17 +46,8 @@ NETWORKS = {
 }
 
 
-def _ops_warm_start(self):
-    """The warm start through the backend's ops (the symbolic-value path)."""
-    w_mat = self._to_matrix(
-        keras.ops.cast(self._weight_variable.value, "float32"))
-    self._set_vectors(*self._power_iteration(
-        w_mat, self.vector_u.value, self.vector_v.value,
-        sn._WARM_START_ITERATIONS))
-
-
 PATHS = {"numpy": sn.SpectralNormalization._warm_start,
-         "backend ops": _ops_warm_start}
+         "backend ops": sn.SpectralNormalization._warm_start_with_ops}
 
 
 def time_build(factory, path):

@@ -216,11 +216,17 @@ class SpectralNormalization(keras.layers.Wrapper):
             w_mat, u, v = (ops.convert_to_numpy(x) for x in (w_mat, u, v))
         except (TypeError, ValueError, NotImplementedError, AttributeError):
             # symbolic values (a build inside a traced function)
-            self._set_vectors(*self._power_iteration(
-                w_mat, u, v, _WARM_START_ITERATIONS))
+            self._warm_start_with_ops()
             return
         self._set_vectors(*_numpy_power_iteration(
             w_mat, u, v, _WARM_START_ITERATIONS, self.epsilon))
+
+    def _warm_start_with_ops(self):
+        w_mat = self._to_matrix(
+            ops.cast(self._weight_variable.value, "float32"))
+        self._set_vectors(*self._power_iteration(
+            w_mat, self.vector_u.value, self.vector_v.value,
+            _WARM_START_ITERATIONS))
 
     def _set_vectors(self, u, v):
         self.vector_u.assign(u)
