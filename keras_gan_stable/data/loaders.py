@@ -6,10 +6,15 @@ Sources (the `source` argument, also the CLI's `--data`):
   (1,797 images, offline), resized to 32x32, grey.
 - `"ring8"`, `"grid25"`: 2D Gaussian mixtures for mode-collapse studies
   (points `[N, 2]`, not images); see `mixtures.mixture_modes`.
-- `"mnist"`: the local MNIST test set under `KERAS_GAN_STABLE_DATA`.
-- `"cifar10"`: the local CIFAR-10 JPEG archive under `KERAS_GAN_STABLE_DATA`.
+- `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`: through
+  `keras.datasets` (see `named.py`): the training split by default
+  (`split="test"` or `"all"`), read from the optional local mirror
+  `KERAS_GAN_STABLE_DATA` when it holds the split, else from the Keras cache
+  (`~/.keras/datasets`), else downloaded there by `keras.datasets`
+  (`download=False` forbids it).
 - `"tfds:<name>[:<split>]"`: a TensorFlow Datasets set, e.g. `tfds:mnist`,
-  `tfds:cifar10:test`, read from its prepared local copy.
+  `tfds:cifar10:test`, read from its prepared local copy; `download=True`
+  lets tfds download and prepare it.
 - a folder of PNG/JPEG images (searched recursively; the first-level
   sub-folder names are the class labels);
 - a `.npy` or `.npz` file of images `[N, H, W(, C)]` (uint8, or floats in
@@ -26,11 +31,14 @@ import os
 import numpy as np
 
 from keras_gan_stable.data import mixtures
+from keras_gan_stable.data import named
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-BUILTIN_SOURCES = ("digits", "ring8", "grid25", "mnist", "cifar10")
+BUILTIN_SOURCES = ("digits", "ring8", "grid25", "mnist", "fashion_mnist",
+                   "cifar10", "cifar100")
 _SOURCES_HELP = (
-    "'digits', 'ring8', 'grid25', 'mnist', 'cifar10', 'tfds:<name>[:<split>]', "
+    "'digits', 'ring8', 'grid25', 'mnist', 'fashion_mnist', 'cifar10', "
+    "'cifar100', 'tfds:<name>[:<split>]', "
     "an image folder, a .npy/.npz file or an IDX (.gz) file"
 )
 
@@ -387,6 +395,17 @@ def parse_tfds_source(source):
     return name, (split or None)
 
 
+def tfds_split(source, split):
+    """The split to read: the one in `source` (`tfds:name:split`), else `split`."""
+    _, src_split = parse_tfds_source(source)
+    if src_split and split is not None and split != src_split:
+        raise DataError(
+            f"{source} names the split {src_split!r} but `split={split!r}` "
+            "was passed too. Give the split in one place."
+        )
+    return src_split or split or "train"
+
+
 def tfds_load(name, split="train", data_dir=None, download=False,
               with_info=False):
     """`tfds.load` (as_supervised=False) with a clear error when offline."""
@@ -424,9 +443,9 @@ def tfds_load(name, split="train", data_dir=None, download=False,
 
 
 def _read_tfds(source, split, data_dir, download, max_samples):
-    name, src_split = parse_tfds_source(source)
-    ds = tfds_load(name, split=src_split or split, data_dir=data_dir,
-                   download=download)
+    name, _ = parse_tfds_source(source)
+    ds = tfds_load(name, split=tfds_split(source, split), data_dir=data_dir,
+                   download=bool(download))
     if max_samples:
         ds = ds.take(int(max_samples))
     images, labels = [], []
@@ -439,7 +458,7 @@ def _read_tfds(source, split, data_dir, download, max_samples):
     return images, labels
 
 
-def _read_source(source, split="train", data_dir=None, download=False,
+def _read_source(source, split=None, data_dir=None, download=None,
                  num_samples=10000, seed=0, max_samples=None, image_size=None,
                  channels=None):
     """Returns `(raw array, labels or None, where, value_range or None)`."""
@@ -449,31 +468,23 @@ def _read_source(source, split="train", data_dir=None, download=False,
             f"`source={source!r}`. Use {_SOURCES_HELP}."
         )
     source = os.fspath(source)
+    if split not in (None, "train", "all") and not (
+            source in named.KERAS_DATASETS or source.startswith("tfds:")):
+        raise DataError(
+            f"{source}: `split={split!r}` applies only to the named data sets "
+            f"({', '.join(named.KERAS_DATASETS)}) and tfds:<name>; this "
+            "source is one set. Pass split=None."
+        )
     if source == "digits":
         x, y, vr = _digits()
         return x, y, "digits", vr
     if source in mixtures.MIXTURES:
         x, y = mixtures.sample_mixture(source, num_samples, seed=seed)
         return x, y, source, None
-    if source == "mnist":
-        from keras_gan_stable.data.paths import data_path
-        try:
-            path = data_path("mnist", "t10k-images-idx3-ubyte.gz")
-        except FileNotFoundError as e:
-            raise DataError(str(e)) from None
-        x, y = _read_idx_source(path)
-        return x, y, path, None
-    if source == "cifar10":
-        from keras_gan_stable.data.cifar import load_cifar10_from_tar
-        from keras_gan_stable.data.paths import data_path
-        try:
-            path = data_path("cifar10", "train-jpeg.tar.gz")
-        except FileNotFoundError as e:
-            raise DataError(str(e)) from None
-        per_class = None if not max_samples else -(-int(max_samples) // 10)
-        x, y = load_cifar10_from_tar(path, max_per_class=per_class,
-                                     scale=False)
-        return x, y, path, None
+    if source in named.KERAS_DATASETS:
+        x, y, where = named.load_named(source, split=split, download=download,
+                                       max_samples=max_samples)
+        return x, y, where, None
     if source.startswith("tfds:"):
         x, y = _read_tfds(source, split, data_dir, download, max_samples)
         return x, y, source, None
@@ -506,8 +517,8 @@ def _read_source(source, split="train", data_dir=None, download=False,
 
 
 def _prepare(source, image_size=None, channels=None, labels=False,
-             max_samples=None, value_range=None, split="train",
-             data_dir=None, download=False, num_samples=10000, seed=0):
+             max_samples=None, value_range=None, split=None,
+             data_dir=None, download=None, num_samples=10000, seed=0):
     """Loads, checks and shapes the data; returns (x, labels, scale, shift).
 
     `x` keeps its storage dtype (uint8 stays uint8, 4x smaller); the caller
@@ -554,8 +565,8 @@ def _prepare(source, image_size=None, channels=None, labels=False,
 
 
 def load_arrays(source="digits", image_size=None, channels=None, labels=False,
-                max_samples=None, value_range=None, split="train",
-                data_dir=None, download=False, num_samples=10000, seed=0):
+                max_samples=None, value_range=None, split=None,
+                data_dir=None, download=None, num_samples=10000, seed=0):
     """Loads a data source into NumPy: images `[N, H, W, C]` float32 in [-1, 1].
 
     Needs no TensorFlow (except for `tfds:` sources), so JAX and PyTorch users
@@ -573,10 +584,17 @@ def load_arrays(source="digits", image_size=None, channels=None, labels=False,
         value_range: `(low, high)` or `None`. The range of the stored values,
             mapped to [-1, 1]; by default uint8 is `(0, 255)` and floats must
             already be in [-1, 1].
-        split: str. The tfds split. Defaults to `"train"`.
+        split: `"train"`, `"test"`, `"all"` or `None` (= `"train"`). The
+            split of a named data set; for `tfds:` any tfds split string
+            (also given as `tfds:<name>:<split>`). Other sources are one
+            set and accept only `None`, `"train"` or `"all"`.
         data_dir: str. The tfds data folder (default `$TFDS_DATA_DIR` or
             `~/tensorflow_datasets`).
-        download: bool. Let tfds download when the data is not prepared.
+        download: bool or `None`. `None` (default): a named set missing
+            from the Keras cache is downloaded by `keras.datasets` (as
+            Keras does), tfds never downloads. `True`: both may download
+            (tfds prepares the set). `False`: offline only; a missing set
+            raises a `DataError` naming the cache path.
         num_samples: int. Points drawn for the 2D mixtures.
         seed: int. Seed of the 2D mixtures.
 
@@ -598,7 +616,7 @@ def load_arrays(source="digits", image_size=None, channels=None, labels=False,
 def load_dataset(source="digits", image_size=None, channels=None,
                  batch_size=64, shuffle=True, cache=True, drop_remainder=True,
                  labels=False, max_samples=None, value_range=None,
-                 split="train", data_dir=None, download=False,
+                 split=None, data_dir=None, download=None,
                  num_samples=10000, seed=0, shuffle_buffer=None,
                  prefetch=True, repeat=False):
     """Loads a data source as a batched `tf.data.Dataset` in [-1, 1].
@@ -686,9 +704,10 @@ def _tfds_pipeline(source, image_size, channels, labels, max_samples,
                    value_range, split, data_dir, download):
     import tensorflow as tf
 
-    name, src_split = parse_tfds_source(source)
-    ds, info = tfds_load(name, split=src_split or split, data_dir=data_dir,
-                         download=download, with_info=True)
+    name, _ = parse_tfds_source(source)
+    split = tfds_split(source, split)
+    ds, info = tfds_load(name, split=split, data_dir=data_dir,
+                         download=bool(download), with_info=True)
     features = info.features
     if "image" not in features:
         raise DataError(
@@ -727,7 +746,7 @@ def _tfds_pipeline(source, image_size, channels, labels, max_samples,
 
     if max_samples:
         ds = ds.take(int(max_samples))
-    n = info.splits[src_split or split].num_examples
+    n = info.splits[split].num_examples
     if max_samples:
         n = min(n, int(max_samples))
     return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE), n
