@@ -266,11 +266,21 @@ def list_image_files(folder):
     return files, classes
 
 
-def _read_folder(folder, image_size, channels):
+def scan_folder(folder, image_size=None, channels=None):
+    """Lists and checks an image folder without decoding it.
+
+    Reads every file's header (cheap), so corrupt headers and mixed sizes
+    are reported before any decoding.
+
+    Returns:
+        `(files, labels int32 [N], (height, width), channels)`; labels index
+        the sorted first-level sub-folder names.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
     files, classes = list_image_files(folder)
-    # Headers first: cheap, and mixed sizes are reported before decoding.
     sizes, modes = [], []
     for f in files:
         try:
@@ -294,27 +304,39 @@ def _read_folder(folder, image_size, channels):
     if channels is None:
         grey = all(m in ("1", "L", "LA", "I", "I;16", "F") for m in modes)
         channels = 1 if grey else 3
-    mode = "L" if channels == 1 else "RGB"
-    h, w = image_size if image_size is not None else (sizes[0][1],
+    size = image_size if image_size is not None else (sizes[0][1],
                                                       sizes[0][0])
-    out = np.empty((len(files), h, w, channels), "uint8")
-    for i, f in enumerate(files):
-        try:
-            with Image.open(f) as im:
-                im.load()
-                im = im.convert(mode)
-                if im.size != (w, h):
-                    im = im.resize((w, h), Image.BILINEAR)
-                arr = np.asarray(im, dtype="uint8")
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DataError(
-                f"Corrupt image file {f}: {str(e).splitlines()[0]}. Delete "
-                "or replace it."
-            ) from None
-        out[i] = arr.reshape(h, w, channels)
     names = sorted(set(classes))
     index = {c: i for i, c in enumerate(names)}
     labels = np.array([index[c] for c in classes], "int32")
+    return files, labels, size, channels
+
+
+def decode_image(path, size, channels):
+    """One image file -> uint8 `[H, W, C]` (PIL, bilinear resize)."""
+    from PIL import Image
+
+    h, w = size
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = im.convert("L" if channels == 1 else "RGB")
+            if im.size != (w, h):
+                im = im.resize((w, h), Image.BILINEAR)
+            arr = np.asarray(im, dtype="uint8")
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(
+            f"Corrupt image file {path}: {str(e).splitlines()[0]}. Delete "
+            "or replace it."
+        ) from None
+    return arr.reshape(h, w, channels)
+
+
+def _read_folder(folder, image_size, channels):
+    files, labels, size, channels = scan_folder(folder, image_size, channels)
+    out = np.empty((len(files), size[0], size[1], channels), "uint8")
+    for i, f in enumerate(files):
+        out[i] = decode_image(f, size, channels)
     return out, labels
 
 
@@ -618,13 +640,18 @@ def load_dataset(source="digits", image_size=None, channels=None,
                  labels=False, max_samples=None, value_range=None,
                  split=None, data_dir=None, download=None,
                  num_samples=10000, seed=0, shuffle_buffer=None,
-                 prefetch=True, repeat=False):
+                 prefetch=True, repeat=False, stream=None):
     """Loads a data source as a batched `tf.data.Dataset` in [-1, 1].
 
     Elements are images `[B, H, W, C]` float32 (or `(images, labels)`), ready
-    for `GAN.fit` on every backend. `tfds:` sources stream through tf.data;
-    the others are decoded once into memory (uint8 stays uint8) and scaled
-    in the pipeline.
+    for `GAN.fit` on every backend. `tfds:` sources stream through tf.data,
+    and so do image folders whose decoded size exceeds `STREAM_ABOVE_BYTES`
+    (128 MiB) or when `stream=True`: file names are shuffled, and each
+    batch is decoded, converted and resized on the fly (the same PIL
+    decoding as the in-memory path, so the values are identical). The other
+    sources are decoded once into memory (uint8 stays uint8) and scaled in
+    the pipeline. Without TensorFlow use `ImageFolderDataset` (a
+    `keras.utils.PyDataset`) to stream a folder.
 
     Args:
         source, image_size, channels, labels, max_samples, value_range,
@@ -638,6 +665,10 @@ def load_dataset(source="digits", image_size=None, channels=None,
         shuffle_buffer: int. Defaults to the whole set (at most 50,000).
         prefetch: bool. Prefetch with `tf.data.AUTOTUNE`.
         repeat: bool. Repeat forever (then pass `steps_per_epoch` to fit).
+        stream: bool or `None`. Image folders only: `True` decodes on the
+            fly, `False` decodes the folder into memory once, `None`
+            (default) streams folders larger than `STREAM_ABOVE_BYTES`
+            decoded. A streamed folder is never cached.
 
     >>> ds = load_dataset("digits", batch_size=64)
     >>> gan.fit(ds, epochs=10)
@@ -657,12 +688,19 @@ def load_dataset(source="digits", image_size=None, channels=None,
         )
     image_size = _check_image_size(image_size)
     channels = _check_channels(channels)
+    is_folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(
+        source)
+    decode = None
     if isinstance(source, str) and source.startswith("tfds:"):
         ds, n = _tfds_pipeline(source, image_size, channels, labels,
                                max_samples, value_range, split, data_dir,
                                download)
         if cache:
             ds = ds.cache()
+    elif is_folder and stream is not False:
+        ds, n, decode = _folder_pipeline(
+            os.fspath(source), image_size, channels, labels, max_samples,
+            value_range, split, stream)
     else:
         x, y, scale, shift = _prepare(
             source, image_size=image_size, channels=channels, labels=labels,
@@ -689,7 +727,13 @@ def load_dataset(source="digits", image_size=None, channels=None,
             f"{batch_size} (drop_remainder=True). Lower batch_size or pass "
             "drop_remainder=False."
         )
-    if shuffle:
+    if decode is not None:
+        # Shuffle the file names (cheap), then decode in parallel.
+        if shuffle:
+            ds = ds.shuffle(shuffle_buffer or n, seed=seed,
+                            reshuffle_each_iteration=True)
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    elif shuffle:
         buf = shuffle_buffer or min(n or 10000, 50000)
         ds = ds.shuffle(buf, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -698,6 +742,71 @@ def load_dataset(source="digits", image_size=None, channels=None,
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
     return ds
+
+
+STREAM_ABOVE_BYTES = 128 * 2**20
+
+
+def _folder_pipeline(folder, image_size, channels, labels, max_samples,
+                     value_range, split, stream):
+    """`(dataset, n, decode)`: file names and their decoder when streamed
+    (`load_dataset` shuffles the names, then maps `decode`), else decoded
+    images in memory and `decode=None`."""
+    import tensorflow as tf
+
+    if split not in (None, "train", "all"):
+        raise DataError(
+            f"{folder}: `split={split!r}` applies only to the named data sets "
+            f"({', '.join(named.KERAS_DATASETS)}) and tfds:<name>; this "
+            "source is one set. Pass split=None."
+        )
+    files, y, size, channels = scan_folder(folder, image_size, channels)
+    if max_samples is not None:
+        if int(max_samples) < 1:
+            raise DataError(
+                "`max_samples` should be >= 1 or None. Received: "
+                f"`max_samples={max_samples!r}`."
+            )
+        files, y = files[:int(max_samples)], y[:int(max_samples)]
+    n = len(files)
+    if stream is None and n * size[0] * size[1] * channels <= \
+            STREAM_ABOVE_BYTES:
+        # Small: decode once into memory (uint8), as the other sources.
+        x = np.empty((n, size[0], size[1], channels), "uint8")
+        for i, f in enumerate(files):
+            x[i] = decode_image(f, size, channels)
+        lo, hi = value_range if value_range is not None else (0.0, 255.0)
+        scale = np.float32(2.0 / (hi - lo))
+        shift = np.float32(-1.0 - lo * (2.0 / (hi - lo)))
+
+        def to_float(t):
+            return tf.clip_by_value(tf.cast(t, tf.float32) * scale + shift,
+                                    -1.0, 1.0)
+
+        if labels:
+            ds = tf.data.Dataset.from_tensor_slices((x, y)).map(
+                lambda a, b: (to_float(a), b))
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(x).map(to_float)
+        return ds, n, None
+    lo, hi = value_range if value_range is not None else (0.0, 255.0)
+    scale = np.float32(2.0 / (hi - lo))
+    shift = np.float32(-1.0 - lo * (2.0 / (hi - lo)))
+    h, w = size
+
+    def read(path):
+        return decode_image(path.decode(), size, channels)
+
+    def decode(path, label):
+        img = tf.numpy_function(read, [path], tf.uint8, stateful=False)
+        img = tf.ensure_shape(img, (h, w, channels))
+        img = tf.clip_by_value(tf.cast(img, tf.float32) * scale + shift,
+                               -1.0, 1.0)
+        return (img, label) if labels else img
+
+    files_ds = tf.data.Dataset.from_tensor_slices(
+        (np.array(files), y.astype("int32")))
+    return files_ds, n, decode
 
 
 def _tfds_pipeline(source, image_size, channels, labels, max_samples,
