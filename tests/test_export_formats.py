@@ -81,8 +81,16 @@ def test_latent_noise_in_tensorflow_ops_is_bit_identical():
 
 @pytest.mark.multibackend
 def test_generate_uses_the_documented_noise():
-    g = dcgan_generator(LATENT, (28, 28, 1), width=4, num_classes=3)
-    d = dcgan_discriminator((28, 28, 1), width=4, num_classes=3)
+    # A tiny conditional generator of dense layers (quick to trace on JAX).
+    z_in = keras.Input((LATENT,))
+    y_in = keras.Input((), dtype="int32")
+    h = keras.layers.Concatenate()(
+        [z_in, keras.layers.Embedding(3, 4)(y_in)])
+    out = keras.layers.Reshape((6, 6, 1))(keras.layers.Dense(36, "tanh")(h))
+    g = keras.Model([z_in, y_in], out)
+    d_in, dy_in = keras.Input((6, 6, 1)), keras.Input((), dtype="int32")
+    d = keras.Model([d_in, dy_in],
+                    keras.layers.Dense(1)(keras.layers.Flatten()(d_in)))
     gan = GAN(g, d, latent_dim=LATENT, num_classes=3)
     z, labels = gan.sample_latents(4, seed=9)
     np.testing.assert_array_equal(z, latent_noise(4, LATENT, 9))
@@ -90,7 +98,7 @@ def test_generate_uses_the_documented_noise():
     images = gan.generate(4, seed=9)
     direct = keras.ops.convert_to_numpy(g([z, labels], training=False))
     np.testing.assert_array_equal(images, direct)
-    assert gan.generate(0, seed=9).shape == (0, 28, 28, 1)
+    assert gan.generate(0, seed=9).shape == (0, 6, 6, 1)
 
 
 # Runs in a fresh process that imports one runtime only (onnxruntime, the
