@@ -158,10 +158,10 @@ def _check_export_packages(format):
                    if importlib.util.find_spec(m) is None]
         if missing:
             raise ImportError(
-                "export_generator(format='onnx') converts with "
-                f"{' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-                "not installed: `pip install keras-gan-stable[export]` "
-                "(tf2onnx, onnx, onnxruntime)."
+                "export_generator(format='onnx') converts with tf2onnx and "
+                f"onnx; missing: {', '.join(missing)}. Install them with "
+                "`pip install keras-gan-stable[export]` (tf2onnx, onnx, "
+                "onnxruntime, ai-edge-litert)."
             )
 
 
@@ -220,12 +220,25 @@ def tf_latent_noise(n, latent_dim, seed, num_classes=None):
     return z, labels
 
 
+def _image_shape(generator, latent_dim, num_classes):
+    """`[H, W, C]` of the generator's output, from its graph or its spec."""
+    outputs = getattr(generator, "outputs", None)
+    if outputs:
+        shape = outputs[0].shape
+    else:
+        z = keras.KerasTensor((None, latent_dim))
+        args = [z, keras.KerasTensor((None,), dtype="int32")] if num_classes \
+            else z
+        shape = generator.compute_output_spec(args).shape
+    return [int(d) for d in shape[1:]]
+
+
 def _write_saved_model(generator, out, latent_dim, num_classes, verbose):
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(generator)
-    out_shape = [0] + [int(d) for d in generator.outputs[0].shape[1:]]
+    out_shape = [0] + _image_shape(generator, latent_dim, num_classes)
     z_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="z")
     label_spec = tf.TensorSpec((None,), tf.int32, name="labels")
     if num_classes:
