@@ -122,6 +122,13 @@ def test_fashion_and_cifar_caches(home, rng):
     assert load_arrays("cifar10").shape == (10, 32, 32, 3)
 
 
-def test_split_on_a_single_set_source():
+def test_split_on_a_single_set_source_and_tfds():
+    from keras_gan_stable.data.loaders import tfds_split
+
     _one_line(lambda: load_arrays("digits", split="test"), "split='test'",
               "split=None")
+    assert tfds_split("tfds:mnist", None) == "train"
+    assert tfds_split("tfds:mnist:test", None) == "test"
+    assert tfds_split("tfds:mnist", "all") == "all"
+    _one_line(lambda: tfds_split("tfds:mnist:test", "train"), "'test'",
+              "split='train'", "one place")

@@ -708,19 +708,8 @@ def load_dataset(source="digits", image_size=None, channels=None,
             data_dir=data_dir, download=download, num_samples=num_samples,
             seed=seed)
         n = x.shape[0]
-        scale, shift = np.float32(scale), np.float32(shift)
-
-        def to_float(t):
-            t = tf.cast(t, tf.float32)
-            if scale != 1.0 or shift != 0.0:
-                t = tf.clip_by_value(t * scale + shift, -1.0, 1.0)
-            return t
-
-        if labels:
-            ds = tf.data.Dataset.from_tensor_slices((x, y)).map(
-                lambda a, b: (to_float(a), b))
-        else:
-            ds = tf.data.Dataset.from_tensor_slices(x).map(to_float)
+        ds, decode = _in_memory(x, y if labels else None, scale, shift)
+        del x, y  # the tensor in `decode` is the one copy kept
     if n is not None and drop_remainder and n < batch_size:
         raise DataError(
             f"{source}: found {n} samples, fewer than one batch of "
@@ -728,7 +717,8 @@ def load_dataset(source="digits", image_size=None, channels=None,
             "drop_remainder=False."
         )
     if decode is not None:
-        # Shuffle the file names (cheap), then decode in parallel.
+        # Shuffle the indices or file names (cheap: no image sits in a
+        # shuffle buffer), then gather or decode in parallel.
         if shuffle:
             ds = ds.shuffle(shuffle_buffer or n, seed=seed,
                             reshuffle_each_iteration=True)
@@ -747,11 +737,33 @@ def load_dataset(source="digits", image_size=None, channels=None,
 STREAM_ABOVE_BYTES = 128 * 2**20
 
 
+def _in_memory(x, y, scale, shift):
+    """`(indices dataset, take)`: one tensor copy of `x`, gathered by index.
+
+    Shuffling indices instead of samples keeps no image in a shuffle buffer
+    (a buffer of 20,000 float32 64x64x3 images is 983 MB); `take` maps an
+    index to the sample in [-1, 1] (and its label when `y` is given).
+    """
+    import tensorflow as tf
+
+    xt = tf.constant(x)
+    yt = None if y is None else tf.constant(y)
+    scale, shift = np.float32(scale), np.float32(shift)
+
+    def take(i):
+        t = tf.cast(tf.gather(xt, i), tf.float32)
+        if scale != 1.0 or shift != 0.0:
+            t = tf.clip_by_value(t * scale + shift, -1.0, 1.0)
+        return t if yt is None else (t, tf.gather(yt, i))
+
+    return tf.data.Dataset.range(x.shape[0]), take
+
+
 def _folder_pipeline(folder, image_size, channels, labels, max_samples,
                      value_range, split, stream):
-    """`(dataset, n, decode)`: file names and their decoder when streamed
-    (`load_dataset` shuffles the names, then maps `decode`), else decoded
-    images in memory and `decode=None`."""
+    """`(dataset, n, decode)`: file names and their decoder when streamed,
+    else indices into the decoded images and their gather (`load_dataset`
+    shuffles the names or indices, then maps `decode`)."""
     import tensorflow as tf
 
     if split not in (None, "train", "all"):
@@ -776,19 +788,9 @@ def _folder_pipeline(folder, image_size, channels, labels, max_samples,
         for i, f in enumerate(files):
             x[i] = decode_image(f, size, channels)
         lo, hi = value_range if value_range is not None else (0.0, 255.0)
-        scale = np.float32(2.0 / (hi - lo))
-        shift = np.float32(-1.0 - lo * (2.0 / (hi - lo)))
-
-        def to_float(t):
-            return tf.clip_by_value(tf.cast(t, tf.float32) * scale + shift,
-                                    -1.0, 1.0)
-
-        if labels:
-            ds = tf.data.Dataset.from_tensor_slices((x, y)).map(
-                lambda a, b: (to_float(a), b))
-        else:
-            ds = tf.data.Dataset.from_tensor_slices(x).map(to_float)
-        return ds, n, None
+        ds, decode = _in_memory(x, y if labels else None, 2.0 / (hi - lo),
+                                -1.0 - lo * (2.0 / (hi - lo)))
+        return ds, n, decode
     lo, hi = value_range if value_range is not None else (0.0, 255.0)
     scale = np.float32(2.0 / (hi - lo))
     shift = np.float32(-1.0 - lo * (2.0 / (hi - lo)))
