@@ -85,3 +85,8 @@ __all__ = [
     "load_arrays",
     "load_dataset",
 ]
+
+from keras_gan_stable.data.image_folder_dataset import ImageFolderDataset  # noqa: E402
+from keras_gan_stable.latents import latent_noise  # noqa: E402
+
+__all__ += ["ImageFolderDataset", "latent_noise"]

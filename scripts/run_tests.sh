@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stage="${1:-all}"; shift || true
+# The library has no default data folder: point it at the shared mirror.
 export KERAS_GAN_STABLE_DATA="${KERAS_GAN_STABLE_DATA:-$(cd .. && pwd)/shared/data}"
 export TF_CPP_MIN_LOG_LEVEL=2 PYTHONHASHSEED=0
 PY="${PYTHON:-python}"

@@ -2,8 +2,9 @@
 
 The suite runs once per Keras backend (see `scripts/run_tests.sh`): tests
 marked `multibackend` run under TensorFlow, JAX and PyTorch; the others run
-under the TensorFlow pass only. Real data comes from `KERAS_GAN_STABLE_DATA`
-(default `../shared/data`).
+under the TensorFlow pass only. Real data comes from the local mirror
+`KERAS_GAN_STABLE_DATA`, which the library does not default; the suite sets
+it to `../shared/data` next to the checkout unless it is already set.
 """
 
 import os
@@ -13,6 +14,9 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_GAN_STABLE_DATA", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))), "shared", "data"))
 
 import keras  # noqa: E402
 

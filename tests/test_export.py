@@ -34,18 +34,21 @@ _TF_ONLY = textwrap.dedent("""
     s1 = m.sample(tf.constant(5), tf.constant(11)).numpy()
     s2 = m.sample(tf.constant(5), tf.constant(11)).numpy()
     s3 = m.sample(tf.constant(5), tf.constant(12)).numpy()
-    z11 = tf.random.stateless_normal([5, z.shape[1]], seed=[11, 0])
+    lat = m.latents(tf.constant(5), tf.constant(11))
     if len(args) == 1:
-        ref = m.serve(z11).numpy()
+        ref = m.serve(lat["z"]).numpy()
+        empty = m.serve(tf.zeros((0, z.shape[1]))).numpy()
     else:
-        lab = tf.random.stateless_uniform([5], seed=[11, 1], minval=0,
-                                          maxval=3, dtype=tf.int32)
-        ref = m.serve(z11, lab).numpy()
+        ref = m.serve(lat["z"], lat["labels"]).numpy()
+        empty = m.serve(tf.zeros((0, z.shape[1])),
+                        tf.zeros((0,), tf.int32)).numpy()
+    s0 = m.sample(tf.constant(0), tf.constant(11)).numpy()
     sig = m.signatures["serving_default"]
     default = list(sig(**{"z": tf.constant(z)} if len(args) == 1 else
                       {"z": tf.constant(z), "labels": args[1]}).values())[0]
     np.savez(out_path, served=served, s1=s1, s2=s2, s3=s3, ref=ref,
-             default=default.numpy())
+             default=default.numpy(), z11=lat["z"].numpy(), s0=s0,
+             empty=empty)
     print(json.dumps({"keras_gan_stable_imported":
                       any(k.startswith("keras_gan_stable") for k in sys.modules)}))
 """)
@@ -71,15 +74,24 @@ def _serve_in_tf_only_process(path, z, tmp_path):
     return dict(np.load(out))
 
 
-def _check(out, expected):
+def _check(out, expected, sample11=None):
+    from keras_gan_stable.latents import latent_noise
+
     assert out["served"].dtype == np.uint8
     assert out["served"].shape == expected.shape
     assert np.abs(out["served"].astype(int) - expected.astype(int)).max() <= 1
     np.testing.assert_array_equal(out["default"], out["served"])
     np.testing.assert_array_equal(out["s1"], out["s2"])  # deterministic
     assert out["s1"].shape == (5,) + expected.shape[1:]
-    np.testing.assert_array_equal(out["s1"], out["ref"])  # the documented z
+    # The documented noise, bit for bit, and `sample` is `serve` of it.
+    np.testing.assert_array_equal(out["z11"], latent_noise(5, LATENT, 11))
+    np.testing.assert_array_equal(out["s1"], out["ref"])
+    if sample11 is not None:  # GAN.generate(5, seed=11) as uint8
+        np.testing.assert_array_equal(out["s1"], sample11)
     assert not np.array_equal(out["s1"], out["s3"])
+    for empty in (out["s0"], out["empty"]):
+        assert empty.shape == (0,) + expected.shape[1:]
+        assert empty.dtype == np.uint8
 
 
 @pytest.mark.slow
@@ -103,7 +115,8 @@ def test_saved_model_matches_generator_in_tf_only_process(tmp_path,
     else:
         images = gan.generator(z, training=False)
     expected = to_uint8(keras.ops.convert_to_numpy(images))
-    _check(_serve_in_tf_only_process(path, z, tmp_path), expected)
+    _check(_serve_in_tf_only_process(path, z, tmp_path), expected,
+           to_uint8(gan.generate(5, seed=11)))
 
 
 _OTHER_BACKEND = textwrap.dedent("""
@@ -117,6 +130,7 @@ _OTHER_BACKEND = textwrap.dedent("""
     path = kgs.export_generator(gan, sys.argv[1])
     z = np.load(sys.argv[2])
     np.save(sys.argv[3], to_uint8(keras.ops.convert_to_numpy(g(z))))
+    np.save(sys.argv[3] + ".s11.npy", to_uint8(gan.generate(5, seed=11)))
     print(path)
 """)
 
@@ -133,8 +147,11 @@ def test_export_from_other_backends(tmp_path, backend):
         capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     path = proc.stdout.strip().splitlines()[-1]
+    # From JAX the SavedModel runs jax2tf's XLA code: it serves empty
+    # batches and gives GAN.generate's images for the same seed.
     _check(_serve_in_tf_only_process(path, z, tmp_path),
-           np.load(tmp_path / "ref.npy"))
+           np.load(tmp_path / "ref.npy"),
+           np.load(str(tmp_path / "ref.npy") + ".s11.npy"))
 
 
 @pytest.mark.multibackend
@@ -147,6 +164,11 @@ def test_export_argument_errors(tmp_path):
         export_generator(gan, str(tmp_path / "m"), version=-1)
     with pytest.raises(ValueError, match="takes a GAN or a generator"):
         export_generator("not a model", str(tmp_path / "m"))
+    with pytest.raises(ValueError, match="'litert'.*`format='tflite'`"):
+        export_generator(gan, str(tmp_path / "m"), format="tflite")
+    (tmp_path / "g.onnx").write_bytes(b"")
+    with pytest.raises(ValueError, match="g.onnx already exists"):
+        export_generator(gan, str(tmp_path / "g"), format="onnx")
 
 
 def test_export_prefers_ema_generator(tmp_path):

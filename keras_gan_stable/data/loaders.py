@@ -6,10 +6,15 @@ Sources (the `source` argument, also the CLI's `--data`):
   (1,797 images, offline), resized to 32x32, grey.
 - `"ring8"`, `"grid25"`: 2D Gaussian mixtures for mode-collapse studies
   (points `[N, 2]`, not images); see `mixtures.mixture_modes`.
-- `"mnist"`: the local MNIST test set under `KERAS_GAN_STABLE_DATA`.
-- `"cifar10"`: the local CIFAR-10 JPEG archive under `KERAS_GAN_STABLE_DATA`.
+- `"mnist"`, `"fashion_mnist"`, `"cifar10"`, `"cifar100"`: through
+  `keras.datasets` (see `named.py`): the training split by default
+  (`split="test"` or `"all"`), read from the optional local mirror
+  `KERAS_GAN_STABLE_DATA` when it holds the split, else from the Keras cache
+  (`~/.keras/datasets`), else downloaded there by `keras.datasets`
+  (`download=False` forbids it).
 - `"tfds:<name>[:<split>]"`: a TensorFlow Datasets set, e.g. `tfds:mnist`,
-  `tfds:cifar10:test`, read from its prepared local copy.
+  `tfds:cifar10:test`, read from its prepared local copy; `download=True`
+  lets tfds download and prepare it.
 - a folder of PNG/JPEG images (searched recursively; the first-level
   sub-folder names are the class labels);
 - a `.npy` or `.npz` file of images `[N, H, W(, C)]` (uint8, or floats in
@@ -26,11 +31,14 @@ import os
 import numpy as np
 
 from keras_gan_stable.data import mixtures
+from keras_gan_stable.data import named
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-BUILTIN_SOURCES = ("digits", "ring8", "grid25", "mnist", "cifar10")
+BUILTIN_SOURCES = ("digits", "ring8", "grid25", "mnist", "fashion_mnist",
+                   "cifar10", "cifar100")
 _SOURCES_HELP = (
-    "'digits', 'ring8', 'grid25', 'mnist', 'cifar10', 'tfds:<name>[:<split>]', "
+    "'digits', 'ring8', 'grid25', 'mnist', 'fashion_mnist', 'cifar10', "
+    "'cifar100', 'tfds:<name>[:<split>]', "
     "an image folder, a .npy/.npz file or an IDX (.gz) file"
 )
 
@@ -258,11 +266,21 @@ def list_image_files(folder):
     return files, classes
 
 
-def _read_folder(folder, image_size, channels):
+def scan_folder(folder, image_size=None, channels=None):
+    """Lists and checks an image folder without decoding it.
+
+    Reads every file's header (cheap), so corrupt headers and mixed sizes
+    are reported before any decoding.
+
+    Returns:
+        `(files, labels int32 [N], (height, width), channels)`; labels index
+        the sorted first-level sub-folder names.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
     files, classes = list_image_files(folder)
-    # Headers first: cheap, and mixed sizes are reported before decoding.
     sizes, modes = [], []
     for f in files:
         try:
@@ -286,27 +304,39 @@ def _read_folder(folder, image_size, channels):
     if channels is None:
         grey = all(m in ("1", "L", "LA", "I", "I;16", "F") for m in modes)
         channels = 1 if grey else 3
-    mode = "L" if channels == 1 else "RGB"
-    h, w = image_size if image_size is not None else (sizes[0][1],
+    size = image_size if image_size is not None else (sizes[0][1],
                                                       sizes[0][0])
-    out = np.empty((len(files), h, w, channels), "uint8")
-    for i, f in enumerate(files):
-        try:
-            with Image.open(f) as im:
-                im.load()
-                im = im.convert(mode)
-                if im.size != (w, h):
-                    im = im.resize((w, h), Image.BILINEAR)
-                arr = np.asarray(im, dtype="uint8")
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DataError(
-                f"Corrupt image file {f}: {str(e).splitlines()[0]}. Delete "
-                "or replace it."
-            ) from None
-        out[i] = arr.reshape(h, w, channels)
     names = sorted(set(classes))
     index = {c: i for i, c in enumerate(names)}
     labels = np.array([index[c] for c in classes], "int32")
+    return files, labels, size, channels
+
+
+def decode_image(path, size, channels):
+    """One image file -> uint8 `[H, W, C]` (PIL, bilinear resize)."""
+    from PIL import Image
+
+    h, w = size
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = im.convert("L" if channels == 1 else "RGB")
+            if im.size != (w, h):
+                im = im.resize((w, h), Image.BILINEAR)
+            arr = np.asarray(im, dtype="uint8")
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(
+            f"Corrupt image file {path}: {str(e).splitlines()[0]}. Delete "
+            "or replace it."
+        ) from None
+    return arr.reshape(h, w, channels)
+
+
+def _read_folder(folder, image_size, channels):
+    files, labels, size, channels = scan_folder(folder, image_size, channels)
+    out = np.empty((len(files), size[0], size[1], channels), "uint8")
+    for i, f in enumerate(files):
+        out[i] = decode_image(f, size, channels)
     return out, labels
 
 
@@ -387,6 +417,17 @@ def parse_tfds_source(source):
     return name, (split or None)
 
 
+def tfds_split(source, split):
+    """The split to read: the one in `source` (`tfds:name:split`), else `split`."""
+    _, src_split = parse_tfds_source(source)
+    if src_split and split is not None and split != src_split:
+        raise DataError(
+            f"{source} names the split {src_split!r} but `split={split!r}` "
+            "was passed too. Give the split in one place."
+        )
+    return src_split or split or "train"
+
+
 def tfds_load(name, split="train", data_dir=None, download=False,
               with_info=False):
     """`tfds.load` (as_supervised=False) with a clear error when offline."""
@@ -424,9 +465,9 @@ def tfds_load(name, split="train", data_dir=None, download=False,
 
 
 def _read_tfds(source, split, data_dir, download, max_samples):
-    name, src_split = parse_tfds_source(source)
-    ds = tfds_load(name, split=src_split or split, data_dir=data_dir,
-                   download=download)
+    name, _ = parse_tfds_source(source)
+    ds = tfds_load(name, split=tfds_split(source, split), data_dir=data_dir,
+                   download=bool(download))
     if max_samples:
         ds = ds.take(int(max_samples))
     images, labels = [], []
@@ -439,7 +480,7 @@ def _read_tfds(source, split, data_dir, download, max_samples):
     return images, labels
 
 
-def _read_source(source, split="train", data_dir=None, download=False,
+def _read_source(source, split=None, data_dir=None, download=None,
                  num_samples=10000, seed=0, max_samples=None, image_size=None,
                  channels=None):
     """Returns `(raw array, labels or None, where, value_range or None)`."""
@@ -449,31 +490,23 @@ def _read_source(source, split="train", data_dir=None, download=False,
             f"`source={source!r}`. Use {_SOURCES_HELP}."
         )
     source = os.fspath(source)
+    if split not in (None, "train", "all") and not (
+            source in named.KERAS_DATASETS or source.startswith("tfds:")):
+        raise DataError(
+            f"{source}: `split={split!r}` applies only to the named data sets "
+            f"({', '.join(named.KERAS_DATASETS)}) and tfds:<name>; this "
+            "source is one set. Pass split=None."
+        )
     if source == "digits":
         x, y, vr = _digits()
         return x, y, "digits", vr
     if source in mixtures.MIXTURES:
         x, y = mixtures.sample_mixture(source, num_samples, seed=seed)
         return x, y, source, None
-    if source == "mnist":
-        from keras_gan_stable.data.paths import data_path
-        try:
-            path = data_path("mnist", "t10k-images-idx3-ubyte.gz")
-        except FileNotFoundError as e:
-            raise DataError(str(e)) from None
-        x, y = _read_idx_source(path)
-        return x, y, path, None
-    if source == "cifar10":
-        from keras_gan_stable.data.cifar import load_cifar10_from_tar
-        from keras_gan_stable.data.paths import data_path
-        try:
-            path = data_path("cifar10", "train-jpeg.tar.gz")
-        except FileNotFoundError as e:
-            raise DataError(str(e)) from None
-        per_class = None if not max_samples else -(-int(max_samples) // 10)
-        x, y = load_cifar10_from_tar(path, max_per_class=per_class,
-                                     scale=False)
-        return x, y, path, None
+    if source in named.KERAS_DATASETS:
+        x, y, where = named.load_named(source, split=split, download=download,
+                                       max_samples=max_samples)
+        return x, y, where, None
     if source.startswith("tfds:"):
         x, y = _read_tfds(source, split, data_dir, download, max_samples)
         return x, y, source, None
@@ -506,8 +539,8 @@ def _read_source(source, split="train", data_dir=None, download=False,
 
 
 def _prepare(source, image_size=None, channels=None, labels=False,
-             max_samples=None, value_range=None, split="train",
-             data_dir=None, download=False, num_samples=10000, seed=0):
+             max_samples=None, value_range=None, split=None,
+             data_dir=None, download=None, num_samples=10000, seed=0):
     """Loads, checks and shapes the data; returns (x, labels, scale, shift).
 
     `x` keeps its storage dtype (uint8 stays uint8, 4x smaller); the caller
@@ -554,8 +587,8 @@ def _prepare(source, image_size=None, channels=None, labels=False,
 
 
 def load_arrays(source="digits", image_size=None, channels=None, labels=False,
-                max_samples=None, value_range=None, split="train",
-                data_dir=None, download=False, num_samples=10000, seed=0):
+                max_samples=None, value_range=None, split=None,
+                data_dir=None, download=None, num_samples=10000, seed=0):
     """Loads a data source into NumPy: images `[N, H, W, C]` float32 in [-1, 1].
 
     Needs no TensorFlow (except for `tfds:` sources), so JAX and PyTorch users
@@ -573,10 +606,17 @@ def load_arrays(source="digits", image_size=None, channels=None, labels=False,
         value_range: `(low, high)` or `None`. The range of the stored values,
             mapped to [-1, 1]; by default uint8 is `(0, 255)` and floats must
             already be in [-1, 1].
-        split: str. The tfds split. Defaults to `"train"`.
+        split: `"train"`, `"test"`, `"all"` or `None` (= `"train"`). The
+            split of a named data set; for `tfds:` any tfds split string
+            (also given as `tfds:<name>:<split>`). Other sources are one
+            set and accept only `None`, `"train"` or `"all"`.
         data_dir: str. The tfds data folder (default `$TFDS_DATA_DIR` or
             `~/tensorflow_datasets`).
-        download: bool. Let tfds download when the data is not prepared.
+        download: bool or `None`. `None` (default): a named set missing
+            from the Keras cache is downloaded by `keras.datasets` (as
+            Keras does), tfds never downloads. `True`: both may download
+            (tfds prepares the set). `False`: offline only; a missing set
+            raises a `DataError` naming the cache path.
         num_samples: int. Points drawn for the 2D mixtures.
         seed: int. Seed of the 2D mixtures.
 
@@ -598,15 +638,20 @@ def load_arrays(source="digits", image_size=None, channels=None, labels=False,
 def load_dataset(source="digits", image_size=None, channels=None,
                  batch_size=64, shuffle=True, cache=True, drop_remainder=True,
                  labels=False, max_samples=None, value_range=None,
-                 split="train", data_dir=None, download=False,
+                 split=None, data_dir=None, download=None,
                  num_samples=10000, seed=0, shuffle_buffer=None,
-                 prefetch=True, repeat=False):
+                 prefetch=True, repeat=False, stream=None):
     """Loads a data source as a batched `tf.data.Dataset` in [-1, 1].
 
     Elements are images `[B, H, W, C]` float32 (or `(images, labels)`), ready
-    for `GAN.fit` on every backend. `tfds:` sources stream through tf.data;
-    the others are decoded once into memory (uint8 stays uint8) and scaled
-    in the pipeline.
+    for `GAN.fit` on every backend. `tfds:` sources stream through tf.data,
+    and so do image folders whose decoded size exceeds `STREAM_ABOVE_BYTES`
+    (128 MiB) or when `stream=True`: file names are shuffled, and each
+    batch is decoded, converted and resized on the fly (the same PIL
+    decoding as the in-memory path, so the values are identical). The other
+    sources are decoded once into memory (uint8 stays uint8) and scaled in
+    the pipeline. Without TensorFlow use `ImageFolderDataset` (a
+    `keras.utils.PyDataset`) to stream a folder.
 
     Args:
         source, image_size, channels, labels, max_samples, value_range,
@@ -620,6 +665,10 @@ def load_dataset(source="digits", image_size=None, channels=None,
         shuffle_buffer: int. Defaults to the whole set (at most 50,000).
         prefetch: bool. Prefetch with `tf.data.AUTOTUNE`.
         repeat: bool. Repeat forever (then pass `steps_per_epoch` to fit).
+        stream: bool or `None`. Image folders only: `True` decodes on the
+            fly, `False` decodes the folder into memory once, `None`
+            (default) streams folders larger than `STREAM_ABOVE_BYTES`
+            decoded. A streamed folder is never cached.
 
     >>> ds = load_dataset("digits", batch_size=64)
     >>> gan.fit(ds, epochs=10)
@@ -639,12 +688,19 @@ def load_dataset(source="digits", image_size=None, channels=None,
         )
     image_size = _check_image_size(image_size)
     channels = _check_channels(channels)
+    is_folder = isinstance(source, (str, os.PathLike)) and os.path.isdir(
+        source)
+    decode = None
     if isinstance(source, str) and source.startswith("tfds:"):
         ds, n = _tfds_pipeline(source, image_size, channels, labels,
                                max_samples, value_range, split, data_dir,
                                download)
         if cache:
             ds = ds.cache()
+    elif is_folder and stream is not False:
+        ds, n, decode = _folder_pipeline(
+            os.fspath(source), image_size, channels, labels, max_samples,
+            value_range, split, stream)
     else:
         x, y, scale, shift = _prepare(
             source, image_size=image_size, channels=channels, labels=labels,
@@ -652,26 +708,22 @@ def load_dataset(source="digits", image_size=None, channels=None,
             data_dir=data_dir, download=download, num_samples=num_samples,
             seed=seed)
         n = x.shape[0]
-        scale, shift = np.float32(scale), np.float32(shift)
-
-        def to_float(t):
-            t = tf.cast(t, tf.float32)
-            if scale != 1.0 or shift != 0.0:
-                t = tf.clip_by_value(t * scale + shift, -1.0, 1.0)
-            return t
-
-        if labels:
-            ds = tf.data.Dataset.from_tensor_slices((x, y)).map(
-                lambda a, b: (to_float(a), b))
-        else:
-            ds = tf.data.Dataset.from_tensor_slices(x).map(to_float)
+        ds, decode = _in_memory(x, y if labels else None, scale, shift)
+        del x, y  # the tensor in `decode` is the one copy kept
     if n is not None and drop_remainder and n < batch_size:
         raise DataError(
             f"{source}: found {n} samples, fewer than one batch of "
             f"{batch_size} (drop_remainder=True). Lower batch_size or pass "
             "drop_remainder=False."
         )
-    if shuffle:
+    if decode is not None:
+        # Shuffle the indices or file names (cheap: no image sits in a
+        # shuffle buffer), then gather or decode in parallel.
+        if shuffle:
+            ds = ds.shuffle(shuffle_buffer or n, seed=seed,
+                            reshuffle_each_iteration=True)
+        ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    elif shuffle:
         buf = shuffle_buffer or min(n or 10000, 50000)
         ds = ds.shuffle(buf, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -682,13 +734,91 @@ def load_dataset(source="digits", image_size=None, channels=None,
     return ds
 
 
+STREAM_ABOVE_BYTES = 128 * 2**20
+
+
+def _in_memory(x, y, scale, shift):
+    """`(indices dataset, take)`: one tensor copy of `x`, gathered by index.
+
+    Shuffling indices instead of samples keeps no image in a shuffle buffer
+    (a buffer of 20,000 float32 64x64x3 images is 983 MB); `take` maps an
+    index to the sample in [-1, 1] (and its label when `y` is given).
+    """
+    import tensorflow as tf
+
+    xt = tf.constant(x)
+    yt = None if y is None else tf.constant(y)
+    scale, shift = np.float32(scale), np.float32(shift)
+
+    def take(i):
+        t = tf.cast(tf.gather(xt, i), tf.float32)
+        if scale != 1.0 or shift != 0.0:
+            t = tf.clip_by_value(t * scale + shift, -1.0, 1.0)
+        return t if yt is None else (t, tf.gather(yt, i))
+
+    return tf.data.Dataset.range(x.shape[0]), take
+
+
+def _folder_pipeline(folder, image_size, channels, labels, max_samples,
+                     value_range, split, stream):
+    """`(dataset, n, decode)`: file names and their decoder when streamed,
+    else indices into the decoded images and their gather (`load_dataset`
+    shuffles the names or indices, then maps `decode`)."""
+    import tensorflow as tf
+
+    if split not in (None, "train", "all"):
+        raise DataError(
+            f"{folder}: `split={split!r}` applies only to the named data sets "
+            f"({', '.join(named.KERAS_DATASETS)}) and tfds:<name>; this "
+            "source is one set. Pass split=None."
+        )
+    files, y, size, channels = scan_folder(folder, image_size, channels)
+    if max_samples is not None:
+        if int(max_samples) < 1:
+            raise DataError(
+                "`max_samples` should be >= 1 or None. Received: "
+                f"`max_samples={max_samples!r}`."
+            )
+        files, y = files[:int(max_samples)], y[:int(max_samples)]
+    n = len(files)
+    if stream is None and n * size[0] * size[1] * channels <= \
+            STREAM_ABOVE_BYTES:
+        # Small: decode once into memory (uint8), as the other sources.
+        x = np.empty((n, size[0], size[1], channels), "uint8")
+        for i, f in enumerate(files):
+            x[i] = decode_image(f, size, channels)
+        lo, hi = value_range if value_range is not None else (0.0, 255.0)
+        ds, decode = _in_memory(x, y if labels else None, 2.0 / (hi - lo),
+                                -1.0 - lo * (2.0 / (hi - lo)))
+        return ds, n, decode
+    lo, hi = value_range if value_range is not None else (0.0, 255.0)
+    scale = np.float32(2.0 / (hi - lo))
+    shift = np.float32(-1.0 - lo * (2.0 / (hi - lo)))
+    h, w = size
+
+    def read(path):
+        return decode_image(path.decode(), size, channels)
+
+    def decode(path, label):
+        img = tf.numpy_function(read, [path], tf.uint8, stateful=False)
+        img = tf.ensure_shape(img, (h, w, channels))
+        img = tf.clip_by_value(tf.cast(img, tf.float32) * scale + shift,
+                               -1.0, 1.0)
+        return (img, label) if labels else img
+
+    files_ds = tf.data.Dataset.from_tensor_slices(
+        (np.array(files), y.astype("int32")))
+    return files_ds, n, decode
+
+
 def _tfds_pipeline(source, image_size, channels, labels, max_samples,
                    value_range, split, data_dir, download):
     import tensorflow as tf
 
-    name, src_split = parse_tfds_source(source)
-    ds, info = tfds_load(name, split=src_split or split, data_dir=data_dir,
-                         download=download, with_info=True)
+    name, _ = parse_tfds_source(source)
+    split = tfds_split(source, split)
+    ds, info = tfds_load(name, split=split, data_dir=data_dir,
+                         download=bool(download), with_info=True)
     features = info.features
     if "image" not in features:
         raise DataError(
@@ -727,7 +857,7 @@ def _tfds_pipeline(source, image_size, channels, labels, max_samples,
 
     if max_samples:
         ds = ds.take(int(max_samples))
-    n = info.splits[src_split or split].num_examples
+    n = info.splits[split].num_examples
     if max_samples:
         n = min(n, int(max_samples))
     return ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE), n

@@ -1043,8 +1043,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                  generator=None, use_ema=None):
         """Generates `n` images as a NumPy array `[n, H, W, C]` in [-1, 1].
 
-        The latent vectors come from NumPy's generator seeded with `seed`, so
-        the same seed gives the same images on every backend.
+        The latent vectors come from `keras_gan_stable.latents.latent_noise`
+        (integer hash + normal quantile table), so the same seed gives the
+        same images on every backend and from every exported format.
 
         Args:
             n: int. Number of images.
@@ -1081,15 +1082,22 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             (0,) + tuple(self.image_shape or ()), "float32")
 
     def sample_latents(self, n, seed=None, labels=None):
-        """Latent vectors (and labels) drawn from NumPy with `seed`."""
+        """Latent vectors (and labels) for `seed` from `latents.latent_noise`.
+
+        The same noise as the exported SavedModel's `sample(n, seed)`; a
+        fresh random seed when `seed` is `None`.
+        """
+        from keras_gan_stable.latents import latent_labels, latent_noise
+
         n = int(n)
         if n < 0:
             raise ValueError(f"`n` should be >= 0. Received: `n={n}`")
-        rng = np.random.default_rng(seed)
-        z = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**32))
+        z = latent_noise(n, self.latent_dim, seed)
         if self.num_classes:
             if labels is None:
-                labels = rng.integers(0, self.num_classes, size=n)
+                labels = latent_labels(n, self.num_classes, seed)
             labels = np.asarray(labels, "int32").reshape(-1)
             if labels.shape[0] != n:
                 raise ValueError(
