@@ -85,3 +85,20 @@ __all__ = [
     "load_arrays",
     "load_dataset",
 ]
+from keras_gan_stable.layers.stylegan import ModulatedConv2D
+from keras_gan_stable.layers.stylegan import NoiseInjection
+from keras_gan_stable.layers.stylegan import ToRGB
+from keras_gan_stable.architectures.stylegan2 import StyleGAN2Generator
+from keras_gan_stable.architectures.stylegan2 import stylegan2_discriminator
+from keras_gan_stable.architectures.stylegan2 import stylegan2_generator
+from keras_gan_stable.models.stylegan2 import StyleGAN2
+
+__all__ += [
+    "ModulatedConv2D",
+    "NoiseInjection",
+    "ToRGB",
+    "StyleGAN2",
+    "StyleGAN2Generator",
+    "stylegan2_discriminator",
+    "stylegan2_generator",
+]
