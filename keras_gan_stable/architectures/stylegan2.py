@@ -211,8 +211,10 @@ class StyleGAN2Synthesis(keras.layers.Layer):
             self.convs.append((
                 ModulatedConv2D(c, 3, fused=fused, name=f"b{res}_conv1"),
                 NoiseInjection(name=f"b{res}_noise1"), res, index))
+            index += 1
+            # toRGB shares its index with the next block's first conv.
             self.torgbs.append((ToRGB(self.channels, fused=fused,
-                                      name=f"b{res}_torgb"), res, index + 1))
+                                      name=f"b{res}_torgb"), res, index))
         self.noise_shapes = [(res, res) for _, _, res, _ in self.convs]
         self.noise_size = sum(h * w for h, w in self.noise_shapes)
 

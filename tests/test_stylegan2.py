@@ -1,0 +1,149 @@
+"""StyleGAN2: one train step against plain PyTorch, schedules, sampling.
+
+The parity test builds the library's networks (8x8, 8 channels, so every
+piece appears once: constant, modulated 3x3 with and without upsampling,
+noise, toRGB skip sum, residual D block with FIR downsampling, mbstd), sets
+the same weights, injects every random draw through the dict batch (z,
+mixing latents and cut-offs, noise maps, path-length latents and image
+noise) and compares one `train_on_batch` with lazy R1 and path length both
+due (step 0) against `reference.torch_stylegan2.reference_train_step`.
+"""
+
+import numpy as np
+import pytest
+
+import keras
+
+from keras_gan_stable import StyleGAN2, stylegan2_discriminator
+from keras_gan_stable import stylegan2_generator
+
+torch = pytest.importorskip("torch")
+
+from reference.torch_nets import to_numpy  # noqa: E402
+from reference.torch_stylegan2 import TorchStyleGAN2  # noqa: E402
+from reference.torch_stylegan2 import reference_train_step  # noqa: E402
+
+LATENT = 8
+B = 4
+# float32 with reductions of at most K = 128 terms (D's dense layer; 72 in a
+# 3x3x8 convolution) chained through ~12 layers and a double backward: the
+# round-off is of order K * 1e-7 * depth ~ 1e-4 of the largest terms.
+TOL = dict(rtol=2e-4, atol=2e-6)
+
+
+def tiny_nets(res=8, num_classes=None):
+    g = stylegan2_generator(res, 1, latent_dim=LATENT, w_dim=LATENT,
+                            mapping_layers=2, channel_base=8 * res,
+                            channel_max=8, num_classes=num_classes)
+    d = stylegan2_discriminator(res, 1, channel_base=8 * res, channel_max=8,
+                                num_classes=num_classes)
+    return g, d
+
+
+class GradientRecorder(keras.layers.Layer):
+    def __init__(self, variables, **kwargs):
+        super().__init__(**kwargs)
+        self.paths = [v.path for v in variables]
+        self.index = {id(v): i for i, v in enumerate(variables)}
+        self.slots = [self.add_weight(shape=v.shape, initializer="zeros",
+                                      trainable=False, name=f"grad_{i}")
+                      for i, v in enumerate(variables)]
+        self.built = True
+
+    def record(self, grads, variables):
+        for g, v in zip(grads, variables):
+            self.slots[self.index[id(v)]].assign(g)
+
+    def values(self):
+        return {p: to_numpy(s) for p, s in zip(self.paths, self.slots)}
+
+
+class RecordingStyleGAN2(StyleGAN2):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recorder = GradientRecorder(
+            self.discriminator.trainable_variables
+            + self.generator.trainable_variables)
+
+    def _apply_gradients(self, optimizer, grads, variables, **kwargs):
+        self.recorder.record(grads, variables)
+        return super()._apply_gradients(optimizer, grads, variables, **kwargs)
+
+
+def set_weights(model, rng):
+    for v in model.weights:
+        shape = tuple(v.shape)
+        name = v.path.split("/")[-1]
+        if name == "affine_bias":
+            value = 1.0 + rng.normal(0.0, 0.2, shape)
+        elif name in ("bias", "strength", "w_avg"):
+            value = rng.normal(0.0, 0.2, shape)
+        else:  # equalised-LR weights are stored N(0, 1)
+            value = rng.normal(0.0, 1.0, shape)
+        if name == "kernel" and "mapping" in v.path:
+            value = value * 100.0  # N(0, 1 / lr_multiplier), lr_mul = 0.01
+        v.assign(value.astype("float32"))
+
+
+def injected_batch(rng, g, res=8):
+    num_ws = g.num_ws
+    p = g.synthesis.noise_size
+    pl = B // 2
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype("float32")
+
+    return {
+        "images": rng.uniform(-1, 1, (B, res, res, 1)).astype("float32"),
+        "z": normal(B, LATENT), "z_mix": normal(B, LATENT),
+        # one sample unmixed (cut-off num_ws), the others mixed
+        "mix_cutoff": np.array([1, num_ws, 2, 3], "int32"),
+        "noise": normal(B, p),
+        "z_g": normal(B, LATENT), "z_mix_g": normal(B, LATENT),
+        "mix_cutoff_g": np.array([num_ws, 1, 3, 2], "int32"),
+        "noise_g": normal(B, p),
+        "z_pl": normal(pl, LATENT), "z_mix_pl": normal(pl, LATENT),
+        "mix_cutoff_pl": np.array([2, num_ws], "int32"),
+        "noise_pl": normal(pl, p), "pl_y": normal(pl, res, res, 1),
+    }
+
+
+SETTINGS = dict(r1_gamma=3.0, r1_interval=16, pl_weight=2.0, pl_decay=0.01,
+                pl_interval=4)
+
+
+@pytest.mark.multibackend
+def test_train_step_matches_plain_pytorch():
+    rng = np.random.default_rng(3)
+    g, d = tiny_nets()
+    set_weights(g, rng)
+    set_weights(d, rng)
+    ref = TorchStyleGAN2(g, d)
+    batch = injected_batch(rng, g)
+    w_avg0 = to_numpy(g.mapping.w_avg)
+    gan = RecordingStyleGAN2(g, d, seed=0, ema_decay=None, ema_rampup=None)
+    gan.compile(keras.optimizers.SGD(0.01), keras.optimizers.SGD(0.01),
+                pl_batch_shrink=2, style_mixing_prob=0.9, **SETTINGS)
+    logs = gan.train_on_batch(batch, return_dict=True)
+    ref_logs, ref_d, ref_g = reference_train_step(ref, batch, lr=0.01,
+                                                  **SETTINGS)
+    for key, expected in ref_logs.items():
+        np.testing.assert_allclose(float(logs[key]), expected, **TOL,
+                                   err_msg=f"log {key}")
+    # Both regularisers were active and mattered.
+    assert ref_logs["r1"] > 1e-3 and ref_logs["pl_penalty"] > 1e-6
+    grads = gan.recorder.values()
+    for path, expected in {**ref_d, **ref_g}.items():
+        e = expected.numpy()
+        np.testing.assert_allclose(grads[path], e, rtol=TOL["rtol"],
+                                   atol=TOL["atol"] + 1e-4 * np.abs(e).max(),
+                                   err_msg=f"gradient of {path}")
+    # The mapping's gradient includes the path-length term through w.
+    assert np.abs(ref_g[g.name + "/mapping/fc0/kernel"].numpy()).max() > 0
+    params = {**ref.d_params, **ref.g_params}
+    for v in d.trainable_variables + g.trainable_variables:
+        np.testing.assert_allclose(to_numpy(v), params[v.path].detach().numpy(),
+                                   **TOL, err_msg=f"updated weight {v.path}")
+    np.testing.assert_allclose(to_numpy(g.mapping.w_avg), ref.w_avg.numpy(),
+                               **TOL)
+    assert not np.allclose(to_numpy(g.mapping.w_avg), w_avg0)
