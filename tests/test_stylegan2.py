@@ -147,3 +147,129 @@ def test_train_step_matches_plain_pytorch():
     np.testing.assert_allclose(to_numpy(g.mapping.w_avg), ref.w_avg.numpy(),
                                **TOL)
     assert not np.allclose(to_numpy(g.mapping.w_avg), w_avg0)
+
+
+def _compiled(seed=0, **kwargs):
+    g, d = tiny_nets()
+    gan = StyleGAN2(g, d, seed=seed)
+    settings = dict(r1_gamma=1.0, r1_interval=2, pl_interval=3)
+    settings.update(kwargs)
+    gan.compile(keras.optimizers.SGD(0.01), keras.optimizers.SGD(0.01),
+                **settings)
+    return gan
+
+
+def test_lazy_regularisation_schedule_and_ema_rampup():
+    gan = _compiled(run_eagerly=True)
+    x = np.random.default_rng(0).uniform(-1, 1, (B, 8, 8, 1)).astype("float32")
+    r1, pl = [], []
+    for step in range(4):
+        logs = gan.train_on_batch(x, return_dict=True)
+        r1.append(float(logs["r1"]))
+        pl.append(float(logs["pl_penalty"]))
+        if step == 0:
+            # EMA ramp-up: the half-life is at most 0.05 * t steps, so after
+            # the first update (t = 0) the EMA copy equals the generator.
+            for e, w in zip(gan.ema_generator.weights,
+                            gan.generator.weights):
+                np.testing.assert_allclose(to_numpy(e), to_numpy(w),
+                                           rtol=1e-6, atol=1e-7)
+    # R1 on D updates 0 and 2 (interval 2), path length on G updates 0, 3.
+    assert [v > 0 for v in r1] == [True, False, True, False]
+    assert [v > 0 for v in pl] == [True, False, False, True]
+    assert float(logs["pl_mean"]) > 0
+    assert int(to_numpy(gan.d_optimizer.iterations)) == 4
+    # Later the EMA lags behind the generator.
+    assert any(not np.allclose(to_numpy(e), to_numpy(w))
+               for e, w in zip(gan.ema_generator.weights,
+                               gan.generator.weights))
+
+
+def test_truncation_and_reproducible_sampling():
+    gan = _compiled()
+    g = gan.generator
+    g.mapping.w_avg.assign(np.linspace(-1, 1, LATENT).astype("float32"))
+    w1 = to_numpy(gan.mapped(5, seed=3, use_ema=False))
+    w0 = to_numpy(gan.mapped(5, seed=3, truncation_psi=0.0, use_ema=False))
+    wh = to_numpy(gan.mapped(5, seed=3, truncation_psi=0.5, use_ema=False))
+    avg = to_numpy(g.mapping.w_avg)
+    np.testing.assert_allclose(w0, np.tile(avg, (5, 1)), atol=1e-6)
+    np.testing.assert_allclose(wh, avg + 0.5 * (w1 - avg), rtol=1e-5,
+                               atol=1e-6)
+    a = gan.generate(5, seed=3, truncation_psi=0.7, use_ema=False)
+    np.testing.assert_array_equal(
+        a, gan.generate(5, seed=3, truncation_psi=0.7, use_ema=False))
+    assert a.shape == (5, 8, 8, 1)
+    assert not np.allclose(a, gan.generate(5, seed=4, truncation_psi=0.7,
+                                           use_ema=False))
+    # psi = 0 with the noise switched off: every sample is the same image.
+    for v in g.weights:
+        if v.path.endswith("strength"):
+            v.assign(np.zeros(v.shape, "float32"))
+    z = gan.generate(4, seed=1, truncation_psi=0.0, use_ema=False)
+    np.testing.assert_allclose(z, np.repeat(z[:1], 4, 0), atol=1e-5)
+
+
+def test_style_mixing_grid_cells():
+    gan = _compiled()
+    num_ws = gan.generator.num_ws
+    rows, cols = [1, 2], [3, 4, 5]
+    all_cols = gan.style_mixing_grid(rows, cols, col_styles=range(num_ws),
+                                     use_ema=False)
+    none = gan.style_mixing_grid(rows, cols, col_styles=[], use_ema=False)
+    assert all_cols.shape == (3 * 8, 4 * 8, 1)
+    cell = lambda grid, i, j: grid[i * 8:(i + 1) * 8, j * 8:(j + 1) * 8]
+    np.testing.assert_array_equal(cell(all_cols, 0, 0), -1.0)
+    for i in (1, 2):
+        for j in (1, 2, 3):
+            # All layers from the column: the column's image.
+            np.testing.assert_allclose(cell(all_cols, i, j),
+                                       cell(all_cols, 0, j), atol=1e-5)
+            # No layer from the column: the row's image.
+            np.testing.assert_allclose(cell(none, i, j), cell(none, i, 0),
+                                       atol=1e-5)
+    coarse = gan.style_mixing_grid(rows, cols, use_ema=False)
+    assert not np.allclose(cell(coarse, 1, 1), cell(coarse, 0, 1), atol=1e-3)
+    with pytest.raises(ValueError, match="col_styles"):
+        gan.style_mixing_grid(rows, cols, col_styles=[num_ws])
+
+
+def test_conditional_stylegan2_uses_labels():
+    g, d = tiny_nets(num_classes=3)
+    gan = StyleGAN2(g, d, seed=0)
+    assert gan.num_classes == 3
+    gan.compile(r1_interval=2, pl_interval=2, run_eagerly=True)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (B, 8, 8, 1)).astype("float32")
+    y = np.array([0, 1, 2, 0], "int32")
+    logs = gan.train_on_batch(x, y, return_dict=True)
+    assert float(logs["r1"]) > 0 and float(logs["pl_penalty"]) > 0
+    a = gan.generate(2, seed=0, labels=[0, 0], use_ema=False)
+    b = gan.generate(2, seed=0, labels=[1, 1], use_ema=False)
+    assert not np.allclose(a, b)
+    # Projection D: the label changes the logit of the same image.
+    d0 = to_numpy(d([x, np.zeros(B, "int32")]))
+    d1 = to_numpy(d([x, np.ones(B, "int32")]))
+    assert not np.allclose(d0, d1)
+
+
+def test_compile_and_construction_errors():
+    g, d = tiny_nets()
+    gan = StyleGAN2(g, d)
+    with pytest.raises(ValueError, match="loss"):
+        gan.compile(loss="hinge")
+    with pytest.raises(ValueError, match="n_critic"):
+        gan.compile(n_critic=2)
+    with pytest.raises(ValueError, match="r1_interval"):
+        gan.compile(r1_interval=0)
+    with pytest.raises(ValueError, match="style_mixing_prob"):
+        gan.compile(style_mixing_prob=1.5)
+    dense = keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(64),
+                              keras.layers.Reshape((8, 8, 1))])
+    with pytest.raises(ValueError, match="stylegan2_generator"):
+        StyleGAN2(dense, d, latent_dim=LATENT)
+    with pytest.raises(ValueError, match="resolution"):
+        stylegan2_generator(12)
+    clone = StyleGAN2.from_config(gan.get_config())
+    assert clone.generator.get_config() == g.get_config()
+    assert len(clone.generator.weights) == len(g.weights)
