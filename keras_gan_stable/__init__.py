@@ -92,6 +92,7 @@ from keras_gan_stable.architectures.stylegan2 import StyleGAN2Generator
 from keras_gan_stable.architectures.stylegan2 import stylegan2_discriminator
 from keras_gan_stable.architectures.stylegan2 import stylegan2_generator
 from keras_gan_stable.models.stylegan2 import StyleGAN2
+from keras_gan_stable.augment_geometric import GeometricAdaptiveAugment
 
 __all__ += [
     "ModulatedConv2D",
@@ -101,4 +102,5 @@ __all__ += [
     "StyleGAN2Generator",
     "stylegan2_discriminator",
     "stylegan2_generator",
+    "GeometricAdaptiveAugment",
 ]
