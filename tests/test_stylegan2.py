@@ -273,3 +273,24 @@ def test_compile_and_construction_errors():
     clone = StyleGAN2.from_config(gan.get_config())
     assert clone.generator.get_config() == g.get_config()
     assert len(clone.generator.weights) == len(g.weights)
+
+
+def test_ada_step_and_keras_save_round_trip(tmp_path):
+    from keras_gan_stable import GeometricAdaptiveAugment
+
+    g, d = tiny_nets()
+    gan = StyleGAN2(g, d, seed=0)
+    gan.compile(r1_interval=2, run_eagerly=True,
+                augment=GeometricAdaptiveAugment(initial_p=0.2, seed=0))
+    x = np.random.default_rng(0).uniform(-1, 1, (B, 8, 8, 1)).astype("float32")
+    logs = gan.train_on_batch(x, return_dict=True)
+    assert float(logs["augment_p"]) == pytest.approx(0.2)
+    path = str(tmp_path / "stylegan2.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, StyleGAN2) and loaded.r1_interval == 2
+    assert isinstance(loaded.augment, GeometricAdaptiveAugment)
+    np.testing.assert_array_equal(loaded.generate(3, seed=1),
+                                  gan.generate(3, seed=1))
+    np.testing.assert_array_equal(to_numpy(loaded.generator.mapping.w_avg),
+                                  to_numpy(g.mapping.w_avg))
