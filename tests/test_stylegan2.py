@@ -316,3 +316,23 @@ def test_fused_generator_equals_unfused_and_call_path():
     np.testing.assert_allclose(to_numpy(g(z, noise=noise)), a, rtol=1e-6,
                                atol=1e-6)
     assert a.shape == (3, 16, 16, 1)
+
+
+def test_w_space_interpolation_endpoints_and_midpoint():
+    gan = _compiled()
+    frames = gan.interpolate([1, 2, 3], steps=2, use_ema=False)
+    assert frames.shape == (5, 8, 8, 1)
+    ends = gan.interpolate([1, 3], steps=1, use_ema=False)
+    # Frame 0 is seed 1's image, the last frame seed 3's (same noise).
+    np.testing.assert_allclose(frames[0], ends[0], atol=1e-5)
+    np.testing.assert_allclose(frames[-1], ends[-1], atol=1e-5)
+    # Frame 1 is the image of the mean of seeds 1 and 2's w.
+    g = gan.generator
+    w = np.concatenate([to_numpy(gan.mapped(1, seed=s, use_ema=False))
+                        for s in (1, 2)])
+    noise = gan._noise(np.random.default_rng(0), 1, g)
+    mid = to_numpy(g.synthesis(g.broadcast(w.mean(0, keepdims=True)),
+                               noise=noise))
+    np.testing.assert_allclose(frames[1], mid[0], atol=1e-5)
+    with pytest.raises(ValueError, match="two seeds"):
+        gan.interpolate([1])

@@ -408,6 +408,34 @@ class StyleGAN2(GAN):
             return np.zeros((0,) + tuple(net.image_shape), "float32")
         return np.concatenate(out, axis=0)
 
+    def interpolate(self, seeds, steps=8, truncation_psi=1.0, use_ema=None,
+                    noise_seed=0):
+        """Frames of a linear walk in w-space through the seeds' `w`.
+
+        Returns `[steps * (len(seeds) - 1) + 1, H, W, C]`: `steps` frames
+        per segment (`w_a + t (w_b - w_a)`, `t = k / steps`) and the last
+        seed's image; every frame uses one noise draw, so only `w` moves.
+        Write them as a GIF or video with any image library.
+        """
+        seeds = list(seeds)
+        if len(seeds) < 2 or int(steps) < 1:
+            raise ValueError(
+                "`interpolate` needs at least two seeds and `steps >= 1`. "
+                f"Received: `seeds={seeds!r}`, `steps={steps!r}`"
+            )
+        net = self._sampling_net(use_ema)
+        w = np.stack([ops.convert_to_numpy(self.mapped(
+            1, seed=s, truncation_psi=truncation_psi, use_ema=use_ema))[0]
+            for s in seeds])
+        t = np.arange(int(steps), dtype="float32") / float(steps)
+        frames = [w[i] + t[:, None] * (w[i + 1] - w[i])
+                  for i in range(len(seeds) - 1)] + [w[-1:]]
+        frames = np.concatenate(frames, 0).astype("float32")
+        noise = np.repeat(self._noise(np.random.default_rng(noise_seed), 1,
+                                      net), len(frames), 0)
+        ws = net.broadcast(ops.convert_to_tensor(frames))
+        return ops.convert_to_numpy(net.synthesis(ws, noise=noise))
+
     def style_mixing_grid(self, row_seeds, col_seeds, col_styles=None,
                           truncation_psi=1.0, use_ema=None, noise_seed=0):
         """The style-mixing figure as one image `[(R+1) H, (C+1) W, ch]`.
