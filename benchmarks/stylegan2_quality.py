@@ -15,7 +15,8 @@ budgets for comparison (as `mnist_quality.py` builds them). `--ada`
 adds `GeometricAdaptiveAugment` (target 0.6).
 
     python benchmarks/stylegan2_quality.py --budgets 1            # a smoke run
-    python benchmarks/stylegan2_quality.py --budgets 10,20 --recipes dcgan,sngan,recommended
+    python benchmarks/stylegan2_quality.py --budgets 10,20 \
+        --recipes dcgan,sngan,recommended
 
 Writes `benchmarks/results/stylegan2_quality.json`.
 """

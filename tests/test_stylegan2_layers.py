@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import keras
 from keras import ops
 
 from keras_gan_stable.layers.stylegan import FIRDownsample2D
