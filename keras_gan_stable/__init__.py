@@ -90,3 +90,23 @@ from keras_gan_stable.data.image_folder_dataset import ImageFolderDataset  # noq
 from keras_gan_stable.latents import latent_noise  # noqa: E402
 
 __all__ += ["ImageFolderDataset", "latent_noise"]
+
+from keras_gan_stable.layers.stylegan import ModulatedConv2D
+from keras_gan_stable.layers.stylegan import NoiseInjection
+from keras_gan_stable.layers.stylegan import ToRGB
+from keras_gan_stable.architectures.stylegan2 import StyleGAN2Generator
+from keras_gan_stable.architectures.stylegan2 import stylegan2_discriminator
+from keras_gan_stable.architectures.stylegan2 import stylegan2_generator
+from keras_gan_stable.models.stylegan2 import StyleGAN2
+from keras_gan_stable.augment_geometric import GeometricAdaptiveAugment
+
+__all__ += [
+    "ModulatedConv2D",
+    "NoiseInjection",
+    "ToRGB",
+    "StyleGAN2",
+    "StyleGAN2Generator",
+    "stylegan2_discriminator",
+    "stylegan2_generator",
+    "GeometricAdaptiveAugment",
+]

@@ -22,7 +22,11 @@ def input_gradient(fn, x):
     # have no double backward; a gradient penalty differentiates this
     # gradient again, so the forward pass here takes the math kernel.
     with torch.enable_grad(), sdpa_kernel([SDPBackend.MATH]):
-        x = x.detach().requires_grad_(True)
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        # Else `x` comes out of a graph (StyleGAN2's path length w.r.t. `w`):
+        # keep that graph, as the TF and JAX paths do, so a penalty on the
+        # gradient reaches the weights that produced `x`.
         out = fn(x).sum()
         (grad,) = torch.autograd.grad(out, x, create_graph=True)
     return grad

@@ -720,7 +720,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 fake_logits = self._discriminate(self._d_input(fake), labels)
             fake_logits = ops.cast(fake_logits, "float32")
             loss = self._reduce(self.loss_fn.generator_loss(fake_logits))
-            return loss, self._local_mean(loss)
+            reg = self._g_regularizer(n, labels)
+            total = loss if reg is None else loss + reg
+            return total, self._local_mean(loss)
 
         _, loss, grads = self._value_and_grad(objective, g_vars, "g")
         finite = self._apply_gradients(self.g_optimizer, grads, g_vars,
@@ -737,6 +739,15 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                                        self.g_optimizer.iterations)
             ema_module.update_ema(self.ema_generator, self.generator, beta)
         return loss
+
+    def _g_regularizer(self, n, labels):
+        """Hook: an extra term of the generator objective, or `None`.
+
+        Evaluated inside the generator's gradient computation (StyleGAN2's
+        path-length regulariser goes here); the logged `g_loss` stays the
+        adversarial loss.
+        """
+        return None
 
     def _value_and_grad(self, objective, variables, network):
         """`objective() -> (loss, aux)` differentiated w.r.t. `variables`.
