@@ -753,9 +753,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         """`objective() -> (loss, aux)` differentiated w.r.t. `variables`.
 
         Under loss scaling the loss is multiplied by the network's scale
-        before differentiation; the gradients returned are still scaled
-        (`_apply_gradients` unscales them). Returns `(loss, aux, grads)`
-        with the unscaled loss.
+        before differentiation and the gradients are divided by it, in
+        float32, before anything else sees them (an overflow stays
+        non-finite). Returns `(loss, aux, grads)`, all unscaled.
         """
         if not self.loss_scaling:
             return gan_backend.value_and_grad(objective, variables)
@@ -766,7 +766,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             return loss * scale, (loss, aux)
 
         _, (loss, aux), grads = gan_backend.value_and_grad(scaled, variables)
-        return loss, aux, grads
+        return loss, aux, [ops.cast(g, "float32") / scale for g in grads]
 
     def _loss_scale_of(self, network):
         if network == "d":
@@ -777,7 +777,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                          network=None):
         """Hook for every optimizer update (guards go here).
 
-        Unscales loss-scaled gradients, then applies them. With
+        Applies (unscaled) gradients. With
         `skip_nonfinite` or loss scaling the update is applied and then kept
         or undone as a whole (weights and optimizer state) by a select, so
         the same code runs inside `jit` and `tf.function`.
@@ -789,7 +789,6 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         if scaling:
             scale_var, steps_var = self._loss_scale_of(network)
             scale = ops.convert_to_tensor(scale_var)
-            grads = [ops.cast(g, "float32") / scale for g in grads]
         if not (self.skip_nonfinite or scaling):
             gan_backend.apply_gradients(optimizer, grads, variables)
             return None
