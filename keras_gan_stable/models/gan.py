@@ -597,9 +597,11 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 fake_logits = self._discriminate(self._d_input(fake), labels)
             fake_logits = ops.cast(fake_logits, "float32")
             loss = self._reduce(self.loss_fn.generator_loss(fake_logits))
-            return loss, self._local_mean(loss)
+            loss, extra = self._generator_objective(loss, fake, labels)
+            return loss, (self._local_mean(loss), extra)
 
-        _, loss, grads = gan_backend.value_and_grad(objective, g_vars)
+        _, (loss, extra), grads = gan_backend.value_and_grad(objective, g_vars)
+        self._step_stats["g_extra"] = extra
         finite = self._apply_gradients(self.g_optimizer, grads, g_vars,
                                        loss=loss)
         self._step_stats["g_finite"] = finite
@@ -614,6 +616,12 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                                        self.g_optimizer.iterations)
             ema_module.update_ema(self.ema_generator, self.generator, beta)
         return loss
+
+    def _generator_objective(self, adversarial, fake, labels):
+        """Hook: the generator's loss from its adversarial part (a scalar)
+        and the generated batch; returns `(loss, logs)`, `logs` a dict of
+        scalars that subclasses log (reconstruction terms go here)."""
+        return adversarial, {}
 
     def _apply_gradients(self, optimizer, grads, variables, loss=None):
         """Hook for every optimizer update (guards go here).
