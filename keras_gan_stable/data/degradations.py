@@ -209,7 +209,8 @@ class PairMaker:
                 seed = self._tf_seed()
                 m = tf.numpy_function(
                     lambda s, k: self._draw_masks(
-                        int(k), h, w, np.random.default_rng(s)),
+                        int(k), h, w, np.random.default_rng(
+                        np.asarray(s, np.int64).view(np.uint64))),
                     [seed, tf.shape(x)[0]], tf.float32, stateful=False)
                 m = tf.reshape(m, tf.concat([tf.shape(x)[:3], [1]], 0))
             else:
