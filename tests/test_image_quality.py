@@ -16,7 +16,6 @@ def _pair(shape, seed):
     return x, y
 
 
-@pytest.mark.multibackend
 def test_psnr_and_ssim_match_skimage():
     x, y = _pair((3, 16, 12, 3), 0)
     # Reductions over <= 576 float32 terms: 1e-4 relative is the bound.

@@ -121,14 +121,17 @@ CASES = {
                                 rec_weight=100.0, p_weight=0.5,
                                 adv_weight=1.0, r1_gamma=0.0, feature=True),
     # Non-saturating with R1 on the output image, L2, adversarial x 0.5.
-    "ns_l2_r1": dict(loss="non_saturating", n_critic=1, rec="l2",
+    "ns_l2_r1": dict(loss="non_saturating", n_critic=2, rec="l2",
                      rec_weight=10.0, p_weight=0.0, adv_weight=0.5,
                      r1_gamma=1.0, feature=False),
 }
 
 
-@pytest.mark.multibackend
-@pytest.mark.parametrize("name", sorted(CASES))
+# Both cases on TensorFlow; the cheaper one (XLA compiles the perceptual
+# case for ~15 s on JAX) on JAX and PyTorch too.
+@pytest.mark.parametrize("name", [
+    "hinge_l1_perceptual",
+    pytest.param("ns_l2_r1", marks=pytest.mark.multibackend)])
 def test_train_step_matches_plain_pytorch(name):
     case = CASES[name]
     g, d, f = tiny_nets(feature=case["feature"])
