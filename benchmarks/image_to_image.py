@@ -1,0 +1,209 @@
+"""Image-to-image tasks on CIFAR-10 against classical baselines.
+
+On CIFAR-10 images split off before training (the last `--n-test` of the
+subset, never trained on), per task, at a stated CPU budget per model:
+
+- `sr4`: super-resolution x4 (8 -> 32, antialiased bicubic downsampling):
+  bicubic upsampling vs an RRDB generator trained on L1 alone and, with
+  `--gan-budget-s`, that generator fine-tuned as an `ImageToImageGAN`
+  (hinge, SN-PatchGAN, L1 x 100);
+- `denoise`: Gaussian noise of sigma 0.1 on [0, 1]: scikit-image's
+  non-local means and total-variation denoising (each at its best setting
+  on the test images, which favours the baselines) vs an L1-trained network;
+- `inpaint`: a 16x16 centre hole: `skimage.restoration.inpaint_biharmonic`
+  vs a DeepFill-style gated-convolution generator trained on L1; PSNR in
+  the hole.
+
+PSNR (dB) and SSIM on [0, 1] images (`keras_gan_stable.psnr`/`ssim`, which
+match `skimage.metrics`). Prints a table and writes
+`benchmarks/results/image_to_image.json`. The issue's budgets are 10-20
+CPU-minutes per model (`--budget-s 600`); `--budget-s 60` is a smoke run.
+
+    KERAS_GAN_STABLE_DATA=/work/shared/data python benchmarks/image_to_image.py \
+        --tasks sr4,denoise,inpaint --budget-s 600 --gan-budget-s 600
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+
+import keras_gan_stable as kgs  # noqa: E402
+from keras_gan_stable.data import degradations  # noqa: E402
+from keras_gan_stable.data.cifar import load_cifar10_from_tar  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops `fit()` once `seconds` of wall time have passed."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+        self.steps = 0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def scores(pred, target, hole=None):
+    """PSNR/SSIM on [0, 1]; PSNR in the hole when a mask is given."""
+    p, t = (np.clip((x + 1) / 2, 0, 1).astype("float32")
+            for x in (pred, target))
+    out = {"psnr": float(np.mean(keras.ops.convert_to_numpy(kgs.psnr(p, t, 1.0)))),
+           "ssim": float(np.mean(keras.ops.convert_to_numpy(kgs.ssim(p, t, 1.0))))}
+    if hole is not None:
+        m = np.broadcast_to(hole, p.shape)
+        mse = (((p - t) ** 2) * m).reshape(len(p), -1).sum(1) / m.reshape(
+            len(p), -1).sum(1)
+        out["psnr_hole"] = float(np.mean(10 * np.log10(1.0 / mse)))
+    return out
+
+
+def train_l1(model, x, y, seconds, batch_size, lr):
+    model.compile(keras.optimizers.Adam(lr), loss="mae")
+    budget = TimeBudget(seconds)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=10_000, verbose=0,
+              callbacks=[budget])
+    return {"train_s": round(time.perf_counter() - start, 1),
+            "steps": budget.steps}
+
+
+def run_sr4(train, test, args):
+    pairs = degradations.super_resolution(4)
+    lo_tr, hi_tr = pairs(train)
+    lo_te, hi_te = pairs(test)
+    up = degradations.resize_matrix(8, 32)
+    bicubic = np.einsum("ah,nhwc,bw->nabc", up, lo_te, up).astype("float32")
+    rows = {"bicubic": scores(bicubic, hi_te)}
+    g = kgs.rrdb_generator((8, 8, 3), 4, filters=args.filters,
+                           num_blocks=args.blocks, growth=args.filters // 2)
+    info = train_l1(g, lo_tr, hi_tr, args.budget_s, args.batch_size, 1e-3)
+    rows["l1_rrdb"] = {**scores(g.predict(lo_te, verbose=0), hi_te), **info}
+    if args.gan_budget_s:
+        d = kgs.patchgan_discriminator((32, 32, 6), filters=args.filters,
+                                       num_layers=2, normalization=None,
+                                       spectral_norm=True)
+        gan = kgs.ImageToImageGAN(g, d, reconstruction_weight=100.0)
+        gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+                    keras.optimizers.Adam(1e-4, beta_1=0.5), loss="hinge")
+        budget = TimeBudget(args.gan_budget_s)
+        start = time.perf_counter()
+        gan.fit(lo_tr, hi_tr, batch_size=args.batch_size, epochs=10_000,
+                verbose=0, callbacks=[budget])
+        rows["gan_rrdb"] = {**scores(gan.translate(lo_te), hi_te),
+                            "train_s": round(time.perf_counter() - start, 1),
+                            "steps": budget.steps,
+                            "note": "fine-tuned from l1_rrdb"}
+    return rows
+
+
+def run_denoise(train, test, args):
+    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
+
+    pairs = degradations.denoising("gaussian", sigma=0.1, seed=0)
+    noisy_tr, clean_tr = pairs(train)
+    noisy_te, clean_te = pairs(test)
+    rows = {"noisy": scores(noisy_te, clean_te)}
+    x01 = (noisy_te + 1) / 2
+    best = {}
+    for name, fn, settings in (
+            ("nl_means", lambda im, h: denoise_nl_means(
+                im, h=h, sigma=0.1, patch_size=3, patch_distance=5,
+                fast_mode=True, channel_axis=-1), (0.06, 0.08, 0.1)),
+            ("tv_chambolle", lambda im, w: denoise_tv_chambolle(
+                im, weight=w, channel_axis=-1), (0.04, 0.06, 0.08, 0.1))):
+        for s in settings:
+            out = np.stack([fn(im, s) for im in x01]) * 2 - 1
+            sc = scores(out, clean_te)
+            if name not in best or sc["psnr"] > best[name]["psnr"]:
+                best[name] = {**sc, "setting": s}
+    rows.update({f"skimage_{k}": v for k, v in best.items()})
+    g = kgs.rrdb_generator((32, 32, 3), 1, filters=args.filters,
+                           num_blocks=args.blocks, growth=args.filters // 2)
+    info = train_l1(g, noisy_tr, clean_tr, args.budget_s, args.batch_size,
+                    1e-3)
+    rows["l1_rrdb"] = {**scores(g.predict(noisy_te, verbose=0), clean_te),
+                       **info}
+    return rows
+
+
+def run_inpaint(train, test, args):
+    from skimage.restoration import inpaint_biharmonic
+
+    pairs = degradations.inpainting("box", hole_size=16)
+    in_tr, tg_tr = pairs(train)
+    in_te, tg_te = pairs(test)
+    hole = in_te[..., 3:]
+    rows = {}
+    out = np.stack([inpaint_biharmonic(im[..., :3], m[..., 0],
+                                       channel_axis=-1)
+                    for im, m in zip(in_te, in_te[..., 3:])])
+    rows["skimage_biharmonic"] = scores(out, tg_te, hole)
+    g = kgs.deepfill_generator((32, 32, 4), filters=args.filters // 2)
+    info = train_l1(g, in_tr, tg_tr, args.budget_s, args.batch_size, 1e-3)
+    rows["l1_deepfill"] = {**scores(g.predict(in_te, verbose=0), tg_te, hole),
+                           **info}
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", default="sr4,denoise,inpaint")
+    parser.add_argument("--budget-s", type=float, default=600.0,
+                        help="wall seconds of L1 training per model")
+    parser.add_argument("--gan-budget-s", type=float, default=0.0,
+                        help="wall seconds of GAN fine-tuning (sr4)")
+    parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--n-test", type=int, default=500)
+    parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--blocks", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", default=os.path.join(
+        RESULTS, "image_to_image.json"))
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    images, _ = load_cifar10_from_tar(max_per_class=args.per_class)
+    rng = np.random.default_rng(0)
+    images = images[rng.permutation(len(images))]
+    train, test = images[:-args.n_test], images[-args.n_test:]
+    runners = {"sr4": run_sr4, "denoise": run_denoise, "inpaint": run_inpaint}
+    results = {}
+    for task in args.tasks.split(","):
+        start = time.perf_counter()
+        results[task] = runners[task](train, test, args)
+        print(f"\n{task} ({time.perf_counter() - start:.0f} s, "
+              f"{len(train)} train / {len(test)} held-out images)")
+        print(f"{'method':<22}{'PSNR':>8}{'SSIM':>8}{'PSNR hole':>11}"
+              f"{'steps':>8}")
+        for name, r in results[task].items():
+            hole = f"{r['psnr_hole']:.2f}" if "psnr_hole" in r else "-"
+            print(f"{name:<22}{r['psnr']:>8.2f}{r['ssim']:>8.3f}{hole:>11}"
+                  f"{r.get('steps', '-'):>8}")
+    out = {"args": vars(args), "backend": keras.backend.backend(),
+           "machine": platform.platform(), "cpus": os.cpu_count(),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "results": results}
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
