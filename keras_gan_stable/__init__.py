@@ -110,3 +110,6 @@ __all__ += [
     "psnr",
     "ssim",
 ]
+from keras_gan_stable.export_image import export_translator
+
+__all__ += ["export_translator"]

@@ -328,3 +328,35 @@ def test_architectures_shapes_and_errors():
     # The builders' networks plug into ImageToImageGAN as they are.
     gan = ImageToImageGAN(unet, patch)
     assert gan.image_shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_exported_saved_model_equals_translate_in_uint8(tmp_path, masked):
+    tf = pytest.importorskip("tensorflow")
+    from keras_gan_stable.data.degradations import inpainting
+    from keras_gan_stable.export_image import (export_translator, from_uint8,
+                                               to_uint8)
+
+    rng = np.random.default_rng(0)
+    if masked:
+        g = deepfill_generator((8, 8, 4), filters=2)
+        d = patchgan_discriminator((8, 8, 7), filters=4, num_layers=1)
+        images = rng.integers(0, 256, (3, 8, 8, 3), dtype="uint8")
+        masks = np.zeros((3, 8, 8, 1), "uint8")
+        masks[:, 2:6, 2:6] = 255
+        x = inpainting()(from_uint8(images), masks=masks > 0)[0]
+        args = (images, masks)
+    else:
+        g, d, _ = tiny_nets(feature=False)
+        images = rng.integers(0, 256, (3, 4, 4, 2), dtype="uint8")
+        x = from_uint8(images)
+        args = (images,)
+    gan = ImageToImageGAN(g, d)
+    expected = to_uint8(gan.translate(x))
+    path = export_translator(gan, str(tmp_path / "model"))
+    loaded = tf.saved_model.load(path)   # keep it: it owns the variables
+    served = loaded.serve(*args).numpy()
+    assert served.dtype == np.uint8
+    np.testing.assert_array_equal(served, expected)
+    with pytest.raises(ValueError, match="exists"):
+        export_translator(gan, str(tmp_path / "model"))
