@@ -44,26 +44,43 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops `fit()` once `seconds` of wall time have passed."""
+    """Stops `fit()` once `seconds` of wall time have passed after the first
+    step (which includes tracing/compiling the step, timed apart)."""
 
     def __init__(self, seconds):
         super().__init__()
         self.seconds = seconds
         self.steps = 0
+        self.first_step_s = None
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
-        if time.perf_counter() - self.start > self.seconds:
+        now = time.perf_counter()
+        if self.steps == 1:
+            self.first_step_s = round(now - self.start, 1)
+            self.start = now
+        elif now - self.start > self.seconds:
             self.model.stop_training = True
 
 
+FEATURES = None   # the classifier-feature extractor when --fid is given
+
+
 def scores(pred, target, hole=None):
-    """PSNR/SSIM on [0, 1]; PSNR in the hole when a mask is given."""
+    """PSNR/SSIM on [0, 1]; PSNR in the hole when a mask is given; the
+    classifier FID against the targets with `--fid`."""
     p, t = (np.clip((x + 1) / 2, 0, 1).astype("float32")
             for x in (pred, target))
+    fid = {}
+    if FEATURES is not None:
+        from keras_gan_stable.metrics.frechet import (
+            frechet_distance_from_features)
+
+        fid["fid"] = float(frechet_distance_from_features(
+            FEATURES(p * 2 - 1), FEATURES(t * 2 - 1)))
     out = {"psnr": float(np.mean(keras.ops.convert_to_numpy(kgs.psnr(p, t, 1.0)))),
            "ssim": float(np.mean(keras.ops.convert_to_numpy(kgs.ssim(p, t, 1.0))))}
     if hole is not None:
@@ -71,7 +88,7 @@ def scores(pred, target, hole=None):
         mse = (((p - t) ** 2) * m).reshape(len(p), -1).sum(1) / m.reshape(
             len(p), -1).sum(1)
         out["psnr_hole"] = float(np.mean(10 * np.log10(1.0 / mse)))
-    return out
+    return {**out, **fid}
 
 
 def train_l1(model, x, y, seconds, batch_size, lr):
@@ -81,7 +98,7 @@ def train_l1(model, x, y, seconds, batch_size, lr):
     model.fit(x, y, batch_size=batch_size, epochs=10_000, verbose=0,
               callbacks=[budget])
     return {"train_s": round(time.perf_counter() - start, 1),
-            "steps": budget.steps}
+            "first_step_s": budget.first_step_s, "steps": budget.steps}
 
 
 def run_sr4(train, test, args):
@@ -108,6 +125,7 @@ def run_sr4(train, test, args):
                 verbose=0, callbacks=[budget])
         rows["gan_rrdb"] = {**scores(gan.translate(lo_te), hi_te),
                             "train_s": round(time.perf_counter() - start, 1),
+                            "first_step_s": budget.first_step_s,
                             "steps": budget.steps,
                             "note": "fine-tuned from l1_rrdb"}
     return rows
@@ -174,14 +192,32 @@ def main():
     parser.add_argument("--filters", type=int, default=32)
     parser.add_argument("--blocks", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--fid", action="store_true",
+                        help="classifier FID (trains or loads the library's "
+                        "feature classifier on the training split)")
+    parser.add_argument("--fid-classifier", default="/tmp/cifar_i2i_features"
+                        ".keras", help="cache of that classifier")
+    parser.add_argument("--fid-epochs", type=int, default=None)
     parser.add_argument("--out", default=os.path.join(
         RESULTS, "image_to_image.json"))
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
-    images, _ = load_cifar10_from_tar(max_per_class=args.per_class)
+    images, labels = load_cifar10_from_tar(max_per_class=args.per_class)
     rng = np.random.default_rng(0)
-    images = images[rng.permutation(len(images))]
+    order = rng.permutation(len(images))
+    images, labels = images[order], labels[order]
     train, test = images[:-args.n_test], images[-args.n_test:]
+    if args.fid:
+        global FEATURES
+        from keras_gan_stable.metrics.extractors import ClassifierExtractor
+        from keras_gan_stable.metrics.feature_classifier import (
+            train_feature_classifier)
+
+        if not os.path.exists(args.fid_classifier):
+            train_feature_classifier(train, labels[:-args.n_test],
+                                     epochs=args.fid_epochs,
+                                     save_path=args.fid_classifier)
+        FEATURES = ClassifierExtractor(args.fid_classifier)
     runners = {"sr4": run_sr4, "denoise": run_denoise, "inpaint": run_inpaint}
     results = {}
     for task in args.tasks.split(","):
@@ -190,11 +226,12 @@ def main():
         print(f"\n{task} ({time.perf_counter() - start:.0f} s, "
               f"{len(train)} train / {len(test)} held-out images)")
         print(f"{'method':<22}{'PSNR':>8}{'SSIM':>8}{'PSNR hole':>11}"
-              f"{'steps':>8}")
+              f"{'FID':>8}{'steps':>8}")
         for name, r in results[task].items():
             hole = f"{r['psnr_hole']:.2f}" if "psnr_hole" in r else "-"
+            fid = f"{r['fid']:.2f}" if "fid" in r else "-"
             print(f"{name:<22}{r['psnr']:>8.2f}{r['ssim']:>8.3f}{hole:>11}"
-                  f"{r.get('steps', '-'):>8}")
+                  f"{fid:>8}{r.get('steps', '-'):>8}")
     out = {"args": vars(args), "backend": keras.backend.backend(),
            "machine": platform.platform(), "cpus": os.cpu_count(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -113,3 +113,6 @@ __all__ += [
 from keras_gan_stable.export_image import export_translator
 
 __all__ += ["export_translator"]
+from keras_gan_stable.apply_images import apply_images
+
+__all__ += ["apply_images"]

@@ -360,3 +360,71 @@ def test_exported_saved_model_equals_translate_in_uint8(tmp_path, masked):
     np.testing.assert_array_equal(served, expected)
     with pytest.raises(ValueError, match="exists"):
         export_translator(gan, str(tmp_path / "model"))
+
+
+def test_fit_on_a_tf_data_pipeline_of_pair_makers():
+    tf = pytest.importorskip("tensorflow")
+    from keras_gan_stable.data.degradations import super_resolution
+
+    g, d, _ = tiny_nets(c_in=1, feature=False)
+    gan = ImageToImageGAN(g, d)
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (4, 8, 8, 1)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices(images).batch(2).map(
+        super_resolution(2))
+    hist = gan.fit(ds, epochs=1, verbose=0)
+    # lr 0: the logged L1 is that of the untouched generator on the pairs.
+    low, high = super_resolution(2)(images)
+    fake = to_numpy(g(low))
+    np.testing.assert_allclose(hist.history["reconstruction"][0],
+                               np.abs(fake - high).mean(), rtol=1e-5)
+    wrong = tf.data.Dataset.from_tensor_slices(images).batch(2).map(
+        super_resolution(4))
+    with pytest.raises(ValueError, match=r"inputs have samples of shape "
+                                         r"\(2, 2, 1\)"):
+        gan.fit(wrong, epochs=1, verbose=0)
+
+
+def test_apply_images_on_a_folder_equals_the_saved_model(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from PIL import Image
+
+    from keras_gan_stable.apply_images import apply_images
+    from keras_gan_stable.data.degradations import inpainting
+    from keras_gan_stable.export_image import export_translator
+
+    g = deepfill_generator((8, 8, 4), filters=2)
+    d = patchgan_discriminator((8, 8, 7), filters=4, num_layers=1)
+    gan = ImageToImageGAN(g, d)
+    rng = np.random.default_rng(0)
+    src = tmp_path / "in"
+    src.mkdir()
+    images = rng.integers(0, 256, (2, 8, 8, 3), dtype="uint8")
+    mask = np.zeros((8, 8), "uint8")
+    mask[1:5, 2:7] = 255
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(src / f"img{i}.png")
+    Image.fromarray(mask).save(src / "img0_mask.png")
+    with pytest.raises(ValueError, match="no mask img1_mask.png"):
+        apply_images(gan, str(src), str(tmp_path / "out"))
+    Image.fromarray(mask).save(src / "img1_mask.png")
+    written = apply_images(gan, str(src), str(tmp_path / "out"))
+    assert [p.split("/")[-1] for p in written] == ["img0.png", "img1.png"]
+    got = np.stack([np.asarray(Image.open(p)) for p in written])
+    loaded = tf.saved_model.load(export_translator(gan, str(tmp_path / "sm")))
+    masks = np.broadcast_to(mask[None, :, :, None], (2, 8, 8, 1)).copy()
+    served = loaded.serve(images, masks).numpy()
+    np.testing.assert_array_equal(got, served)
+    # Known pixels are kept exactly (uint8 round trip of x / 127.5 - 1).
+    np.testing.assert_array_equal(got[:, mask == 0], images[:, mask == 0])
+    Image.fromarray(np.zeros((8, 6), "uint8")).save(src / "img1_mask.png")
+    with pytest.raises(ValueError, match="mask is 6x8, its image 8x8"):
+        apply_images(gan, str(src), str(tmp_path / "out"))
+    (src / "img1_mask.png").unlink()
+    drawn = apply_images(gan, str(src / "img1.png"), str(tmp_path / "one.png"),
+                         masks=inpainting("box", hole_size=2, seed=0))
+    assert drawn == [str(tmp_path / "one.png")]
+    Image.fromarray(np.zeros((6, 8, 3), "uint8")).save(src / "small.png")
+    with pytest.raises(ValueError, match="model takes 8x8"):
+        apply_images(gan, str(src / "small.png"), str(tmp_path / "o.png"))
