@@ -142,7 +142,7 @@ def test_image_pool_matches_a_sequential_reference():
     assert int(to_numpy(gan.pools["a"][1])) == 3
 
 
-def test_fit_translate_config_and_errors():
+def test_fit_translate_config_and_errors(tmp_path):
     rng = np.random.default_rng(2)
     gan = CycleGAN(*nets(), pool_size=4, seed=0)
     gan.compile(skip_nonfinite=True)
@@ -159,6 +159,12 @@ def test_fit_translate_config_and_errors():
     cyc = (np.abs((a @ w + bias) @ wb + bb - a).mean()
            + np.abs((b @ wb + bb) @ w + bias - b).mean())
     np.testing.assert_allclose(ev["cycle"], cyc, rtol=1e-5)
+    gan.save(str(tmp_path / "cyclegan.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "cyclegan.keras"))
+    np.testing.assert_array_equal(loaded.translate(b, "ba"),
+                                  gan.translate(b, "ba"))
+    np.testing.assert_array_equal(  # the pool is saved with the model
+        to_numpy(loaded.pools["a"][0]), to_numpy(gan.pools["a"][0]))
     clone = CycleGAN.from_config(gan.get_config())
     assert clone.pool_size == 4 and clone.cycle_weight == 10.0
     with pytest.raises(ValueError, match=r"domain B images have shape "

@@ -224,7 +224,7 @@ def test_perceptual_loss_equals_numpy_on_the_feature_classifier():
         PerceptualLoss(fc, layers=["nope"])
 
 
-def test_fit_translate_and_config_round_trip():
+def test_fit_translate_and_config_round_trip(tmp_path):
     g, d, _ = tiny_nets(feature=False)
     gan = ImageToImageGAN(g, d, reconstruction="l2", reconstruction_weight=3.0,
                           adversarial_weight=0.5, ema_decay=0.9)
@@ -242,6 +242,10 @@ def test_fit_translate_and_config_round_trip():
     fake = to_numpy(gan.generator(x, training=False))
     np.testing.assert_allclose(ev["reconstruction"],
                                ((fake - y) ** 2).mean(), rtol=1e-5)
+    gan.save(str(tmp_path / "i2i.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "i2i.keras"))
+    assert isinstance(loaded, ImageToImageGAN)
+    np.testing.assert_array_equal(loaded.translate(x), out)
     config = gan.get_config()
     clone = ImageToImageGAN.from_config(config)
     assert clone.get_config()["reconstruction_weight"] == 3.0

@@ -190,7 +190,7 @@ class CycleGAN(GAN):
     def compile(self, d_optimizer=None, g_optimizer=None,
                 loss="least_squares", penalty=None, n_critic=1, **kwargs):
         """`GAN.compile` with CycleGAN's default loss, LSGAN."""
-        if penalty is not None or n_critic != 1:
+        if penalty or n_critic != 1:
             raise ValueError(
                 "CycleGAN trains one D and one G update per step without "
                 f"gradient penalties. Received: `penalty={penalty!r}`, "
