@@ -237,7 +237,7 @@ def run_cyclegan(args):
                            for r in (a_te, fake_b, rec_a)], axis=0)
     from PIL import Image
 
-    path = os.path.join(os.path.dirname(args.out), "cyclegan_mnist_grid.png")
+    path = os.path.splitext(args.out)[0] + "_cyclegan_grid.png"
     os.makedirs(os.path.dirname(path), exist_ok=True)
     Image.fromarray(((grid + 1) * 127.5).clip(0, 255).astype("uint8")).save(
         path)
