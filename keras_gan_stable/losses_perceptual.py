@@ -9,7 +9,9 @@ class PerceptualLoss:
 
     `loss(x, y)` returns per-sample values `[N]`:
     `sum_l w_l * mean((F_l(x) - F_l(y))^2)` over the chosen layers `l`, with
-    the feature model frozen and run in inference mode (as SRGAN's VGG loss).
+    the feature model frozen (its layers are set non-trainable, so share
+    them with nothing you still train) and run in inference mode (as
+    SRGAN's VGG loss).
     Any Keras model works: the library's offline feature classifier
     (`metrics.feature_classifier.train_feature_classifier`), or ImageNet VGG19
     from a local weights file (`keras.applications.VGG19(weights=path,
