@@ -186,10 +186,13 @@ class DiffAugment(keras.layers.Layer):
             return images
         _check_images(images)
         n = ops.shape(images)[0]
-        x = images
+        # The transforms run in float32 (the random draws are float32, and
+        # half precision would round the colour shifts); the result has the
+        # dtype the layer was given, as under a mixed-precision policy.
+        x = ops.cast(images, "float32")
         for p in self.policy.split(","):
             x = getattr(self, "_" + p)(x, n)
-        return x
+        return ops.cast(x, images.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

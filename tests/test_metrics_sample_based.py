@@ -192,3 +192,26 @@ def test_mode_coverage_from_probabilities_and_stacked_labels():
         mode_coverage(np.array([0, 1]))
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         mode_coverage(np.array([0, 4]), num_classes=4)
+
+
+def test_class_coverage_against_a_hand_count():
+    from keras_gan_stable.metrics import class_coverage
+
+    # 100 samples over 4 classes: 50, 30, 18, 2 -> the last (2%) is below
+    # the 3% share; argmax picks the class of each row's 0.7.
+    counts = [50, 30, 18, 2]
+    rows = []
+    for cls, count in enumerate(counts):
+        row = np.full(4, 0.1)
+        row[cls] = 0.7
+        rows += [row] * count
+    out = class_coverage(np.array(rows))
+    shares = np.array(counts) / 100
+    assert out["classes"] == 3 and out["num_classes"] == 4
+    np.testing.assert_allclose(out["shares"], shares)
+    np.testing.assert_allclose(out["kl"], np.sum(shares * np.log(shares * 4)))
+    np.testing.assert_allclose(out["confidence"], 0.7)
+    balanced = class_coverage(np.eye(4)[np.arange(400) % 4])
+    assert balanced["classes"] == 4 and balanced["kl"] == 0.0
+    with pytest.raises(ValueError, match="min_share"):
+        class_coverage(np.eye(4), min_share=0.0)

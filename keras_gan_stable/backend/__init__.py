@@ -40,6 +40,7 @@ GANTrainer = _impl.GANTrainer
 num_replicas_in_sync = _impl.num_replicas_in_sync
 replica_id_in_sync = _impl.replica_id_in_sync
 all_replicas = _impl.all_replicas
+assert_divisible = _impl.assert_divisible
 
 
 def backend():

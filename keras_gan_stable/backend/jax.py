@@ -19,7 +19,7 @@ from keras.src.backend.common.stateless_scope import get_stateless_scope
 # keras.distribution shards the global batch inside one program: the step
 # sees the global batch, so there is nothing to rescale or agree on.
 from keras_gan_stable.backend._global_batch import (  # noqa: F401
-    all_replicas, num_replicas_in_sync, replica_id_in_sync)
+    all_replicas, assert_divisible, num_replicas_in_sync, replica_id_in_sync)
 
 
 def _child_scope(parent, overrides):

@@ -79,6 +79,12 @@ def apply_gradients(optimizer, grads, variables):
     optimizer.apply(grads, variables)
 
 
+def assert_divisible(n, k, message):
+    """Stops the step when a dynamic batch size `n` is not a multiple of k."""
+    return tf.debugging.assert_equal(tf.math.floormod(n, k), 0,
+                                     message=message)
+
+
 def num_replicas_in_sync():
     return tf.distribute.get_strategy().num_replicas_in_sync
 

@@ -1,9 +1,10 @@
 """PyTorch plumbing: `torch.autograd.grad`, with `create_graph` for penalties."""
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from keras_gan_stable.backend._global_batch import (  # noqa: F401
-    all_replicas, num_replicas_in_sync, replica_id_in_sync)
+    all_replicas, assert_divisible, num_replicas_in_sync, replica_id_in_sync)
 
 
 def value_and_grad(fn, variables):
@@ -17,7 +18,10 @@ def value_and_grad(fn, variables):
 
 
 def input_gradient(fn, x):
-    with torch.enable_grad():
+    # PyTorch's fused attention kernels (flash, memory-efficient, cuDNN)
+    # have no double backward; a gradient penalty differentiates this
+    # gradient again, so the forward pass here takes the math kernel.
+    with torch.enable_grad(), sdpa_kernel([SDPBackend.MATH]):
         x = x.detach().requires_grad_(True)
         out = fn(x).sum()
         (grad,) = torch.autograd.grad(out, x, create_graph=True)

@@ -240,9 +240,15 @@ class SelfAttention2D(keras.layers.Layer):
         if chunks * d != dv:
             v = ops.pad(v, ((0, 0), (0, 0), (0, chunks * d - dv)))
         q, k = q[:, :, None, :], k[:, :, None, :]
+        # On PyTorch, `flash_attention=True` (Keras' choice where flash is
+        # possible) pins the flash kernel, which has no double backward;
+        # False lets SDPA choose, and a gradient penalty's pass (the torch
+        # backend's `input_gradient`) restricts it to the math kernel.
+        flash = False if keras.backend.backend() == "torch" else None
         outputs = [
             ops.dot_product_attention(
-                q, k, v[:, :, None, i * d:(i + 1) * d], scale=1.0)[:, :, 0, :]
+                q, k, v[:, :, None, i * d:(i + 1) * d], scale=1.0,
+                flash_attention=flash)[:, :, 0, :]
             for i in range(chunks)
         ]
         att = outputs[0] if chunks == 1 else ops.concatenate(outputs, axis=-1)

@@ -1,5 +1,6 @@
 """Evaluation metrics of generative models and their feature extractors."""
 
+from keras_gan_stable.metrics.class_coverage import class_coverage
 from keras_gan_stable.metrics.extractors import ClassifierExtractor
 from keras_gan_stable.metrics.extractors import FeatureExtractor
 from keras_gan_stable.metrics.extractors import InceptionExtractor
@@ -27,6 +28,7 @@ from keras_gan_stable.metrics.streaming import FeatureStore
 
 __all__ = [
     "ClassifierExtractor",
+    "class_coverage",
     "Evaluator",
     "FeatureExtractor",
     "FeatureStatistics",

@@ -4,7 +4,6 @@ import numpy as np
 import keras
 from keras import ops
 
-from keras_gan_stable import backend as gan_backend
 from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.models.gan import GAN
 from keras_gan_stable.models.gan import _global_norm
@@ -318,10 +317,10 @@ class CycleGAN(GAN):
             logs["g_loss"] = self._local_mean(loss)
             return loss, (logs, fake_a, fake_b)
 
-        loss, (g_logs, fake_a, fake_b), grads = gan_backend.value_and_grad(
-            g_objective, g_vars)
+        loss, (g_logs, fake_a, fake_b), grads = self._value_and_grad(
+            g_objective, g_vars, "g")
         g_finite = self._apply_gradients(self.g_optimizer, grads, g_vars,
-                                         loss=loss)
+                                         loss=loss, network="g")
         if self.track_stats:
             self._step_stats["g_grad_norm"] = _global_norm(grads)
         shown_a = self._pool_query("a", ops.stop_gradient(
@@ -340,10 +339,10 @@ class CycleGAN(GAN):
                     + self._reduce(adv_loss.discriminator_loss(r_b, f_b)))
             return loss, (self._local_mean(loss), r_a)
 
-        d_loss, (d_log, r_a), d_grads = gan_backend.value_and_grad(
-            d_objective, d_vars)
+        d_loss, (d_log, r_a), d_grads = self._value_and_grad(
+            d_objective, d_vars, "d")
         d_finite = self._apply_gradients(self.d_optimizer, d_grads, d_vars,
-                                         loss=d_loss)
+                                         loss=d_loss, network="d")
         self._stability_d_stats(r_a, d_grads, d_finite)
         self.d_loss_tracker.update_state(d_log, sample_weight=d_finite)
         for name, tracker in (("g_loss", self.g_loss_tracker),
@@ -384,6 +383,8 @@ class CycleGAN(GAN):
                         f"the networks take {tuple(want)}. Resize or convert "
                         "them, or build the networks for this shape."
                     )
+            self._check_image_values(np.asarray(x))
+            self._check_image_values(np.asarray(y))
             if x.shape[0] != y.shape[0]:
                 n = min(x.shape[0], y.shape[0])
                 x, y = x[:n], y[:n]

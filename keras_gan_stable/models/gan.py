@@ -32,6 +32,52 @@ def _has_batch_norm(model):
     return False
 
 
+_INITIAL_LOSS_SCALE = 2.0 ** 15
+
+
+def _computes_in_float16(model):
+    layers = [model] + list(model._flatten_layers(include_self=False))
+    return any(getattr(getattr(layer, "dtype_policy", None), "compute_dtype",
+                       None) == "float16" for layer in layers)
+
+
+def _check_learning_rate(optimizer, name):
+    """Refuses a learning rate that is not a finite number >= 0."""
+    try:
+        lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except (TypeError, ValueError):  # pragma: no cover - exotic optimizers
+        return
+    # 0 is allowed: it freezes that network (a fixed, pretrained D).
+    if not (np.isfinite(lr) and lr >= 0):
+        raise ValueError(
+            f"The learning rate of `{name}` should be a finite number >= 0. "
+            f"Received: learning_rate={lr!r} ({type(optimizer).__name__}). "
+            "Pass a positive learning rate, e.g. 2e-4."
+        )
+
+
+def _check_data_range(data_range):
+    if data_range is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in data_range)
+    except (TypeError, ValueError):
+        lo = hi = float("nan")
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(
+            "`data_range` should be None or (low, high) with finite "
+            f"low < high. Received: `data_range={data_range!r}`"
+        )
+    return (lo, hi)
+
+
+def _all_finite(tensors):
+    ok = ops.convert_to_tensor(True)
+    for t in tensors:
+        ok = ops.logical_and(ok, ops.all(ops.isfinite(t)))
+    return ok
+
+
 def _global_norm(grads):
     return ops.sqrt(sum(ops.sum(ops.square(ops.cast(g, "float32")))
                         for g in grads))
@@ -130,6 +176,18 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             0, dtype="int64", trainable=False, name="images_seen")
         self.nonfinite_skips = keras.Variable(
             0.0, dtype="float32", trainable=False, name="nonfinite_skips")
+        # Dynamic loss scaling, one scale per network (used under float16).
+        self.d_loss_scale = keras.Variable(
+            1.0, dtype="float32", trainable=False, name="d_loss_scale")
+        self.g_loss_scale = keras.Variable(
+            1.0, dtype="float32", trainable=False, name="g_loss_scale")
+        self.d_loss_scale_steps = keras.Variable(
+            0, dtype="int64", trainable=False, name="d_loss_scale_steps")
+        self.g_loss_scale_steps = keras.Variable(
+            0, dtype="int64", trainable=False, name="g_loss_scale_steps")
+        self.loss_scaling = False
+        self.loss_scale_growth_steps = 2000
+        self.data_range = (-1.0, 1.0)
         self.augment = None
         self.instance_noise = 0.0
         self.instance_noise_steps = None
@@ -192,8 +250,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 penalty_target=None, n_critic=1, weight_clip=None, drift=0.0,
                 label_smoothing=0.0, augment=None, instance_noise=0.0,
                 instance_noise_steps=None, skip_nonfinite=False,
-                track_stats=False, steps_per_execution=1, jit_compile="auto",
-                run_eagerly=False, **kwargs):
+                track_stats=False, loss_scale="auto", data_range=(-1.0, 1.0),
+                steps_per_execution=1, jit_compile="auto", run_eagerly=False,
+                **kwargs):
         """Configures the GAN objective and optimizers.
 
         Args:
@@ -238,6 +297,20 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 update) and `r_t`, the mean of `sign(D(real))` over the
                 step's D updates (ADA's overfitting heuristic).
                 `StabilityMonitor` turns it on. Defaults to `False`.
+            loss_scale: `"auto"`, `"dynamic"` or `None`. Dynamic loss
+                scaling, one scale per network: each loss is multiplied by
+                its network's scale before differentiation and the gradients
+                are divided by it before clipping, the guard and the update,
+                so small float16 gradients do not underflow. An update whose
+                scaled gradients overflow is skipped and halves that scale;
+                2,000 applied updates in a row double it. `"auto"` turns it
+                on when the generator or the discriminator computes in
+                float16 (the `"mixed_float16"` policy). Defaults to `"auto"`.
+            data_range: `(low, high)` or `None`. The range of the real
+                images: `fit()` refuses NumPy image batches (rank 4) with
+                values outside it, and uint8 images, with a message on how
+                to scale them. `None` turns the check off. Defaults to
+                `(-1.0, 1.0)`, the range of a tanh generator.
         """
         if kwargs.get("optimizer") is not None or kwargs.get("loss_weights"):
             raise ValueError(
@@ -295,6 +368,17 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             d_optimizer if d_optimizer is not None else _default_optimizer())
         self.g_optimizer = keras.optimizers.get(
             g_optimizer if g_optimizer is not None else _default_optimizer())
+        for name, opt in (("d_optimizer", self.d_optimizer),
+                          ("g_optimizer", self.g_optimizer)):
+            _check_learning_rate(opt, name)
+            if isinstance(opt, keras.optimizers.LossScaleOptimizer):
+                raise ValueError(
+                    f"`{name}` is a LossScaleOptimizer. The GAN scales each "
+                    "network's loss itself (`loss_scale=\"auto\"`): pass "
+                    f"the inner optimizer. Received: `{name}={opt!r}`"
+                )
+        self._compile_loss_scale(loss_scale)
+        self.data_range = _check_data_range(data_range)
         gan_optimizer = GANOptimizer(self.d_optimizer, self.g_optimizer)
         gan_optimizer.set_variable_roles(
             self.discriminator.trainable_variables,
@@ -304,6 +388,8 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         }
         super().compile(
             optimizer=gan_optimizer,
+            # The step scales each network's loss itself (loss_scale).
+            auto_scale_loss=False,
             steps_per_execution=steps_per_execution,
             jit_compile=jit_compile,
             run_eagerly=run_eagerly,
@@ -321,6 +407,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             "instance_noise_steps": self.instance_noise_steps,
             "skip_nonfinite": self.skip_nonfinite,
             "track_stats": self.track_stats,
+            "loss_scale": loss_scale,
+            "data_range": (None if self.data_range is None
+                           else list(self.data_range)),
             "steps_per_execution": steps_per_execution,
             "jit_compile": jit_compile,
             "run_eagerly": run_eagerly,
@@ -346,6 +435,22 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             config["augment"] = keras.saving.deserialize_keras_object(
                 config["augment"])
         self.compile(**config)
+
+    def _compile_loss_scale(self, loss_scale):
+        if loss_scale not in ("auto", "dynamic", None, False):
+            raise ValueError(
+                "`loss_scale` should be \"auto\", \"dynamic\" or None. "
+                f"Received: `loss_scale={loss_scale!r}`"
+            )
+        if loss_scale == "auto":
+            loss_scale = ("dynamic" if _computes_in_float16(self.generator)
+                          or _computes_in_float16(self.discriminator) else None)
+        self.loss_scaling = loss_scale == "dynamic"
+        initial = _INITIAL_LOSS_SCALE if self.loss_scaling else 1.0
+        for scale, steps in ((self.d_loss_scale, self.d_loss_scale_steps),
+                             (self.g_loss_scale, self.g_loss_scale_steps)):
+            scale.assign(initial)
+            steps.assign(0)
 
     def _compile_stability_options(self, augment, instance_noise,
                                    instance_noise_steps, skip_nonfinite,
@@ -466,6 +571,10 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             labels = None
         else:
             labels = ops.cast(ops.reshape(labels, (-1,)), "int32")
+        # Keras' torch trainer hands NumPy batches over unconverted; a dict
+        # batch mixing arrays and tensors then fails in the first op.
+        images, z, z_g, eps = (None if t is None else ops.convert_to_tensor(t)
+                               for t in (images, z, z_g, eps))
         return images, labels, z, z_g, eps
 
     # ------------------------------------------------------------------ #
@@ -473,9 +582,23 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     # ------------------------------------------------------------------ #
     def _gan_train_step(self, data):
         images, labels, z, z_g, eps = self._unpack(data)
+        k = self.n_critic
+        n_static = images.shape[0]
+        hint = ("Batch the data in multiples of n_critic (batch_size = "
+                "n_critic * B), with drop_remainder=True for a tf.data "
+                "dataset.")
+        if isinstance(n_static, int) and n_static % k:
+            raise ValueError(
+                f"A batch of {n_static} images does not split into "
+                f"`n_critic={k}` discriminator batches. {hint}"
+            )
+        if n_static is None and k > 1:
+            gan_backend.assert_divisible(
+                ops.shape(images)[0], k,
+                f"A batch does not split into `n_critic={k}` discriminator "
+                f"batches. {hint}")
         images = self._preprocess_real(ops.cast(images, "float32"))
         self._stability_step_begin()
-        k = self.n_critic
         batch = ops.shape(images)[0] // k
         d_logs = None
         for i in range(k):
@@ -558,9 +681,9 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 loss = loss + p.scale * value
             return loss, logs
 
-        loss, logs, grads = gan_backend.value_and_grad(objective, d_vars)
+        loss, logs, grads = self._value_and_grad(objective, d_vars, "d")
         finite = self._apply_gradients(self.d_optimizer, grads, d_vars,
-                                       loss=loss)
+                                       loss=loss, network="d")
         if self.weight_clip is not None:
             c = self.weight_clip
             for v in d_vars:
@@ -583,7 +706,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             with power_iteration_updates(False):
                 return ops.cast(self._discriminate(inputs, labels), "float32")
 
-        grads = gan_backend.input_gradient(d_of, x)
+        grads = ops.cast(gan_backend.input_gradient(d_of, x), "float32")
         return self._reduce(penalty.per_sample(grads))
 
     def _g_update(self, n, labels, z):
@@ -600,10 +723,10 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             loss, extra = self._generator_objective(loss, fake, labels)
             return loss, (self._local_mean(loss), extra)
 
-        _, (loss, extra), grads = gan_backend.value_and_grad(objective, g_vars)
+        _, (loss, extra), grads = self._value_and_grad(objective, g_vars, "g")
         self._step_stats["g_extra"] = extra
         finite = self._apply_gradients(self.g_optimizer, grads, g_vars,
-                                       loss=loss)
+                                       loss=loss, network="g")
         self._step_stats["g_finite"] = finite
         if finite is not None:
             loss = ops.where(finite > 0, loss, 0.0)
@@ -623,41 +746,106 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         scalars that subclasses log (reconstruction terms go here)."""
         return adversarial, {}
 
-    def _apply_gradients(self, optimizer, grads, variables, loss=None):
+    def _value_and_grad(self, objective, variables, network):
+        """`objective() -> (loss, aux)` differentiated w.r.t. `variables`.
+
+        Under loss scaling the loss is multiplied by the network's scale
+        before differentiation; the gradients returned are still scaled
+        (`_apply_gradients` unscales them). Returns `(loss, aux, grads)`
+        with the unscaled loss.
+        """
+        if not self.loss_scaling:
+            return gan_backend.value_and_grad(objective, variables)
+        scale = ops.convert_to_tensor(self._loss_scale_of(network)[0])
+
+        def scaled():
+            loss, aux = objective()
+            return loss * scale, (loss, aux)
+
+        _, (loss, aux), grads = gan_backend.value_and_grad(scaled, variables)
+        return loss, aux, grads
+
+    def _loss_scale_of(self, network):
+        if network == "d":
+            return self.d_loss_scale, self.d_loss_scale_steps
+        return self.g_loss_scale, self.g_loss_scale_steps
+
+    def _apply_gradients(self, optimizer, grads, variables, loss=None,
+                         network=None):
         """Hook for every optimizer update (guards go here).
 
-        Returns `None`, or with `skip_nonfinite` a float32 scalar: 1.0 when
-        the update was applied, 0.0 when it was skipped.
+        Unscales loss-scaled gradients, then applies them. With
+        `skip_nonfinite` or loss scaling the update is applied and then kept
+        or undone as a whole (weights and optimizer state) by a select, so
+        the same code runs inside `jit` and `tf.function`.
+
+        Returns `None`, or with `skip_nonfinite` or loss scaling a float32
+        scalar: 1.0 when the update was applied, 0.0 when it was skipped.
         """
-        if not self.skip_nonfinite:
+        scaling = self.loss_scaling and network is not None
+        if scaling:
+            scale_var, steps_var = self._loss_scale_of(network)
+            scale = ops.convert_to_tensor(scale_var)
+            grads = [ops.cast(g, "float32") / scale for g in grads]
+        if not (self.skip_nonfinite or scaling):
             gan_backend.apply_gradients(optimizer, grads, variables)
             return None
-        checks = [ops.all(ops.isfinite(g)) for g in grads]
-        if loss is not None:
-            checks.append(ops.all(ops.isfinite(loss)))
-        finite = checks[0]
-        for c in checks[1:]:
-            finite = ops.logical_and(finite, c)
-        # Under tf.distribute every replica must take the same decision: the
-        # optimizer sums their gradients, so one replica's NaN reaches all.
-        finite = gan_backend.all_replicas(finite)
+        grads_finite = _all_finite(grads)
+        loss_finite = (ops.all(ops.isfinite(loss)) if loss is not None
+                       else ops.convert_to_tensor(True))
+        lr = ops.cast(ops.convert_to_tensor(optimizer.learning_rate),
+                      "float32")
+        lr_ok = ops.logical_and(ops.isfinite(lr), lr >= 0)
         # Apply, then select new or old values of everything the update
         # touched: weights and optimizer state (moments, iterations). The
         # normalisation statistics the forward passes moved are restored to
         # their value after the last applied update.
         guarded = list(variables) + list(optimizer.variables)
         old = [ops.copy(ops.convert_to_tensor(v)) for v in guarded]
-        gan_backend.apply_gradients(optimizer, grads, variables)
+        safe = [ops.where(ops.isfinite(g), g, ops.zeros_like(g))
+                for g in grads]
+        gan_backend.apply_gradients(optimizer, safe, variables)
+        if self.skip_nonfinite:
+            # A non-finite loss, gradient, learning rate or updated weight
+            # (a learning rate of 1e30 overflows the weights) skips.
+            ok = ops.logical_and(ops.logical_and(grads_finite, loss_finite),
+                                 ops.logical_and(lr_ok, _all_finite(variables)))
+        else:
+            ok = grads_finite
+        # Under tf.distribute every replica must take the same decision: the
+        # optimizer sums their gradients, so one replica's NaN reaches all.
+        ok = gan_backend.all_replicas(ok)
         for v, o in zip(guarded, old):
-            v.assign(ops.where(finite, ops.convert_to_tensor(v), o))
+            v.assign(ops.where(ok, ops.convert_to_tensor(v), o))
         snapshot = self._step_stats.get("guard_snapshot", [])
         for i, (v, o) in enumerate(snapshot):
-            kept = ops.where(finite, ops.convert_to_tensor(v), o)
+            kept = ops.where(ok, ops.convert_to_tensor(v), o)
             v.assign(kept)
             snapshot[i] = (v, ops.copy(kept))
-        finite = ops.cast(finite, "float32")
-        self.nonfinite_skips.assign(self.nonfinite_skips + (1.0 - finite))
-        return finite
+        applied = ops.cast(ok, "float32")
+        if scaling:
+            # Overflow of the scaled gradients with a finite loss: halve the
+            # scale. Otherwise count applied updates; double after N of them.
+            overflow = ops.logical_and(
+                gan_backend.all_replicas(loss_finite),
+                ops.logical_not(gan_backend.all_replicas(grads_finite)))
+            steps_now = ops.convert_to_tensor(steps_var)
+            steps = ops.where(ok, steps_now + 1, ops.zeros_like(steps_now))
+            grow = steps >= self.loss_scale_growth_steps
+            new_scale = ops.where(overflow, scale * 0.5,
+                                  ops.where(grow, scale * 2.0, scale))
+            scale_var.assign(new_scale)
+            steps_var.assign(ops.where(grow, ops.zeros_like(steps), steps))
+            if self.skip_nonfinite:
+                # A loss-scale overflow is not a non-finite step.
+                counted = ops.logical_or(ok, overflow)
+                self.nonfinite_skips.assign(
+                    self.nonfinite_skips
+                    + (1.0 - ops.cast(counted, "float32")))
+        else:
+            self.nonfinite_skips.assign(self.nonfinite_skips
+                                        + (1.0 - applied))
+        return applied
 
     # ------------------------------------------------------------------ #
     # Stability options: augmentation, instance noise, guard, statistics
@@ -743,6 +931,15 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 "Call `gan.compile(...)` before `gan.fit(...)`."
             )
         x, y = self._check_fit_data(x, y, batch_size)
+        if hasattr(x, "element_spec") and hasattr(x, "map") and (
+                not self.skip_nonfinite):
+            # Under the guard a non-finite batch is skipped and counted.
+            from keras_gan_stable.backend import tf_data
+
+            x = tf_data.assert_finite_images(
+                x, "The training data contains NaN or Inf values. Clean the "
+                "input pipeline, or compile with skip_nonfinite=True to skip "
+                "and count such batches.")
         # Callbacks that restore a run (ResumableCheckpoint) do it before the
         # epoch loop starts, and may set the epoch to start from.
         callbacks = list(kwargs.get("callbacks") or [])
@@ -753,6 +950,37 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                     kwargs["initial_epoch"] = int(epoch)
         return super().fit(x, y, batch_size=batch_size, **kwargs)
 
+    def _check_image_values(self, arr):
+        """One clear error for images fit() would silently mistrain on."""
+        if arr.dtype == np.uint8 and arr.ndim == 4:
+            raise ValueError(
+                "The training images are uint8 (0-255), but the GAN trains "
+                f"on floats in {self.data_range or (-1.0, 1.0)}. Scale them: "
+                "images.astype('float32') / 127.5 - 1.0."
+            )
+        if not np.issubdtype(arr.dtype, np.floating):
+            return
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.sum(~np.isfinite(arr).reshape(len(arr), -1).all(-1)))
+            raise ValueError(
+                f"The training images contain NaN or Inf values ({bad} "
+                "samples). Clean or drop those samples before calling fit()."
+            )
+        if self.data_range is not None and arr.ndim == 4 and arr.size:
+            lo, hi = self.data_range
+            a_min, a_max = float(arr.min()), float(arr.max())
+            # Round-off of a rescaling (x / 127.5 - 1) stays within 1e-5.
+            tol = 1e-5 * (hi - lo)
+            if a_min < lo - tol or a_max > hi + tol:
+                hint = (" They look like 0-255 pixel values: use "
+                        "images / 127.5 - 1.0." if a_max > 2.0 else "")
+                raise ValueError(
+                    f"The training images have values in [{a_min:.4g}, "
+                    f"{a_max:.4g}], outside the GAN's data_range "
+                    f"({lo:g}, {hi:g}).{hint} Rescale the images, or pass "
+                    "`data_range=None` (or the true range) to compile()."
+                )
+
     def _check_fit_data(self, x, y, batch_size):
         spec_shape = None
         if isinstance(x, np.ndarray) or (
@@ -760,12 +988,8 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 and not hasattr(x, "element_spec")):
             arr = np.asarray(x) if isinstance(x, np.ndarray) else None
             spec_shape = tuple(x.shape)
-            if arr is not None and np.issubdtype(arr.dtype, np.floating):
-                if not np.all(np.isfinite(arr)):
-                    raise ValueError(
-                        "The training images contain NaN or Inf values. Clean "
-                        "or drop those samples before calling fit()."
-                    )
+            if arr is not None:
+                self._check_image_values(arr)
             if len(spec_shape) == 0 or spec_shape[0] == 0:
                 raise ValueError(
                     f"The training data is empty (shape {spec_shape}). Pass "
@@ -778,13 +1002,21 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                     f"than `n_critic={self.n_critic}`: each of the n_critic "
                     "discriminator updates needs its own real samples."
                 )
-            rem = spec_shape[0] % bs
-            if 0 < rem < self.n_critic:
-                # A last batch smaller than n_critic cannot be split into
-                # n_critic D batches; drop those few samples.
-                x = x[:spec_shape[0] - rem]
+            # The last, partial batch must split into n_critic D batches:
+            # drop the few samples that do not (and say so).
+            drop = (spec_shape[0] % bs) % self.n_critic
+            if drop:
+                import warnings
+
+                warnings.warn(
+                    f"{drop} of the {spec_shape[0]} training samples do not "
+                    f"fill the n_critic={self.n_critic} discriminator batches "
+                    f"of the last batch (batch_size={bs}) and are left out "
+                    "of each epoch. Use a sample count or batch_size that "
+                    "avoids it to train on every sample.", stacklevel=3)
+                x = x[:spec_shape[0] - drop]
                 if y is not None:
-                    y = y[:spec_shape[0] - rem]
+                    y = y[:spec_shape[0] - drop]
         elif hasattr(x, "element_spec"):
             spec = x.element_spec
             if isinstance(spec, (tuple, list)):

@@ -330,6 +330,21 @@ class ImageToImageGAN(GAN):
                     f"{y.shape[0]}: give one target per input."
                 )
             in_shape, out_shape = tuple(x.shape[1:]), tuple(y.shape[1:])
+            self._check_shapes(in_shape, out_shape)
+            # Targets: GAN's checks (uint8, NaN, data_range). Inputs may
+            # leave the range a little (bicubic overshoot): dtype and NaN.
+            self._check_image_values(np.asarray(y))
+            xa = np.asarray(x)
+            if xa.dtype == np.uint8 or (
+                    np.issubdtype(xa.dtype, np.floating)
+                    and not np.all(np.isfinite(xa))):
+                raise ValueError(
+                    "The inputs should be finite floats in the targets' "
+                    f"range. Received dtype {xa.dtype}"
+                    + ("" if xa.dtype == np.uint8 else " with NaN or Inf")
+                    + ". Scale uint8 images (x / 127.5 - 1) and drop "
+                    "non-finite samples."
+                )
             bs = batch_size or 32
             rem = x.shape[0] % bs
             if 0 < rem < self.n_critic:
