@@ -147,7 +147,7 @@ def run_denoise(train, test, args):
     for name, fn, settings in (
             ("nl_means", lambda im, h: denoise_nl_means(
                 im, h=h, sigma=0.1, patch_size=3, patch_distance=5,
-                fast_mode=True, channel_axis=-1), (0.06, 0.08, 0.1)),
+                fast_mode=True, channel_axis=-1), (0.03, 0.045, 0.06, 0.08)),
             ("tv_chambolle", lambda im, w: denoise_tv_chambolle(
                 im, weight=w, channel_axis=-1), (0.04, 0.06, 0.08, 0.1))):
         for s in settings:
