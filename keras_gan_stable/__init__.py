@@ -110,3 +110,35 @@ __all__ += [
     "stylegan2_generator",
     "GeometricAdaptiveAugment",
 ]
+
+from keras_gan_stable.models.image_to_image import ImageToImageGAN
+from keras_gan_stable.models.cyclegan import CycleGAN
+from keras_gan_stable.losses_perceptual import PerceptualLoss
+from keras_gan_stable.layers.gated_conv2d import GatedConv2D
+from keras_gan_stable.architectures.unet import unet_generator
+from keras_gan_stable.architectures.patchgan import patchgan_discriminator
+from keras_gan_stable.architectures.rrdb import rrdb_generator
+from keras_gan_stable.architectures.deepfill import deepfill_generator
+from keras_gan_stable.data import degradations
+from keras_gan_stable.metrics.image_quality import psnr
+from keras_gan_stable.metrics.image_quality import ssim
+
+__all__ += [
+    "ImageToImageGAN",
+    "CycleGAN",
+    "PerceptualLoss",
+    "GatedConv2D",
+    "unet_generator",
+    "patchgan_discriminator",
+    "rrdb_generator",
+    "deepfill_generator",
+    "degradations",
+    "psnr",
+    "ssim",
+]
+from keras_gan_stable.export_image import export_translator
+
+__all__ += ["export_translator"]
+from keras_gan_stable.apply_images import apply_images
+
+__all__ += ["apply_images"]

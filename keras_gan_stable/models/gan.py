@@ -720,11 +720,13 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 fake_logits = self._discriminate(self._d_input(fake), labels)
             fake_logits = ops.cast(fake_logits, "float32")
             loss = self._reduce(self.loss_fn.generator_loss(fake_logits))
+            loss, extra = self._generator_objective(loss, fake, labels)
             reg = self._g_regularizer(n, labels)
             total = loss if reg is None else loss + reg
-            return total, self._local_mean(loss)
+            return total, (self._local_mean(loss), extra)
 
-        _, loss, grads = self._value_and_grad(objective, g_vars, "g")
+        _, (loss, extra), grads = self._value_and_grad(objective, g_vars, "g")
+        self._step_stats["g_extra"] = extra
         finite = self._apply_gradients(self.g_optimizer, grads, g_vars,
                                        loss=loss, network="g")
         self._step_stats["g_finite"] = finite
@@ -748,6 +750,12 @@ class GAN(gan_backend.GANTrainer, keras.Model):
         adversarial loss.
         """
         return None
+
+    def _generator_objective(self, adversarial, fake, labels):
+        """Hook: the generator's loss from its adversarial part (a scalar)
+        and the generated batch; returns `(loss, logs)`, `logs` a dict of
+        scalars that subclasses log (reconstruction terms go here)."""
+        return adversarial, {}
 
     def _value_and_grad(self, objective, variables, network):
         """`objective() -> (loss, aux)` differentiated w.r.t. `variables`.

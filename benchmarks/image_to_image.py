@@ -1,0 +1,318 @@
+"""Image-to-image tasks on CIFAR-10 against classical baselines.
+
+On CIFAR-10 images split off before training (the last `--n-test` of the
+subset, never trained on), per task, at a stated CPU budget per model:
+
+- `sr4`: super-resolution x4 (8 -> 32, antialiased bicubic downsampling):
+  bicubic upsampling vs an RRDB generator trained on L1 alone and, with
+  `--gan-budget-s`, that generator fine-tuned as an `ImageToImageGAN`
+  (hinge, SN-PatchGAN, L1 x 100);
+- `denoise`: Gaussian noise of sigma 0.1 on [0, 1]: scikit-image's
+  non-local means and total-variation denoising (each at its best setting
+  on the test images, which favours the baselines) vs an L1-trained network;
+- `cyclegan`: MNIST digits vs inverted digits from disjoint halves of the
+  test set (unpaired): cycle L1 on held-out digits, and a logistic-regression
+  domain classifier's verdict on translated images; writes a grid (rows:
+  input, A->B, back to A);
+- `inpaint`: a 16x16 centre hole: `skimage.restoration.inpaint_biharmonic`
+  vs a DeepFill-style gated-convolution generator trained on L1; PSNR in
+  the hole.
+
+PSNR (dB) and SSIM on [0, 1] images (`keras_gan_stable.psnr`/`ssim`, which
+match `skimage.metrics`). Prints a table and writes
+`benchmarks/results/image_to_image.json`. The issue's budgets are 10-20
+CPU-minutes per model (`--budget-s 600`); `--budget-s 60` is a smoke run.
+
+    KERAS_GAN_STABLE_DATA=/work/shared/data python benchmarks/image_to_image.py \
+        --tasks sr4,denoise,inpaint --budget-s 600 --gan-budget-s 600
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+
+import keras_gan_stable as kgs  # noqa: E402
+from keras_gan_stable.data import degradations  # noqa: E402
+from keras_gan_stable.data.cifar import load_cifar10_from_tar  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops `fit()` once `seconds` of wall time have passed after the first
+    step (which includes tracing/compiling the step, timed apart)."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+        self.steps = 0
+        self.first_step_s = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        now = time.perf_counter()
+        if self.steps == 1:
+            self.first_step_s = round(now - self.start, 1)
+            self.start = now
+        elif now - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+FEATURES = None   # the classifier-feature extractor when --fid is given
+
+
+def scores(pred, target, hole=None):
+    """PSNR/SSIM on [0, 1]; PSNR in the hole when a mask is given; the
+    classifier FID against the targets with `--fid`."""
+    p, t = (np.clip((x + 1) / 2, 0, 1).astype("float32")
+            for x in (pred, target))
+    fid = {}
+    if FEATURES is not None:
+        from keras_gan_stable.metrics.frechet import (
+            frechet_distance_from_features)
+
+        fid["fid"] = float(frechet_distance_from_features(
+            FEATURES(p * 2 - 1), FEATURES(t * 2 - 1)))
+    out = {"psnr": float(np.mean(keras.ops.convert_to_numpy(kgs.psnr(p, t, 1.0)))),
+           "ssim": float(np.mean(keras.ops.convert_to_numpy(kgs.ssim(p, t, 1.0))))}
+    if hole is not None:
+        m = np.broadcast_to(hole, p.shape)
+        mse = (((p - t) ** 2) * m).reshape(len(p), -1).sum(1) / m.reshape(
+            len(p), -1).sum(1)
+        out["psnr_hole"] = float(np.mean(10 * np.log10(1.0 / mse)))
+    return {**out, **fid}
+
+
+def train_l1(model, x, y, seconds, batch_size, lr):
+    model.compile(keras.optimizers.Adam(lr), loss="mae")
+    budget = TimeBudget(seconds)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=10_000, verbose=0,
+              callbacks=[budget])
+    return {"train_s": round(time.perf_counter() - start, 1),
+            "first_step_s": budget.first_step_s, "steps": budget.steps}
+
+
+def run_sr4(train, test, args):
+    pairs = degradations.super_resolution(4)
+    lo_tr, hi_tr = pairs(train)
+    lo_te, hi_te = pairs(test)
+    up = degradations.resize_matrix(8, 32)
+    bicubic = np.einsum("ah,nhwc,bw->nabc", up, lo_te, up).astype("float32")
+    rows = {"bicubic": scores(bicubic, hi_te)}
+    g = kgs.rrdb_generator((8, 8, 3), 4, filters=args.filters,
+                           num_blocks=args.blocks, growth=args.filters // 2)
+    info = train_l1(g, lo_tr, hi_tr, args.budget_s, args.batch_size, 1e-3)
+    rows["l1_rrdb"] = {**scores(g.predict(lo_te, verbose=0), hi_te), **info}
+    if args.gan_budget_s:
+        d = kgs.patchgan_discriminator((32, 32, 6), filters=args.filters,
+                                       num_layers=2, normalization=None,
+                                       spectral_norm=True)
+        gan = kgs.ImageToImageGAN(g, d, reconstruction_weight=100.0)
+        gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+                    keras.optimizers.Adam(1e-4, beta_1=0.5), loss="hinge")
+        budget = TimeBudget(args.gan_budget_s)
+        start = time.perf_counter()
+        gan.fit(lo_tr, hi_tr, batch_size=args.batch_size, epochs=10_000,
+                verbose=0, callbacks=[budget])
+        rows["gan_rrdb"] = {**scores(gan.translate(lo_te), hi_te),
+                            "train_s": round(time.perf_counter() - start, 1),
+                            "first_step_s": budget.first_step_s,
+                            "steps": budget.steps,
+                            "note": "fine-tuned from l1_rrdb"}
+    return rows
+
+
+def run_denoise(train, test, args):
+    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
+
+    pairs = degradations.denoising("gaussian", sigma=0.1, seed=0)
+    noisy_tr, clean_tr = pairs(train)
+    noisy_te, clean_te = pairs(test)
+    rows = {"noisy": scores(noisy_te, clean_te)}
+    x01 = (noisy_te + 1) / 2
+    best = {}
+    for name, fn, settings in (
+            ("nl_means", lambda im, h: denoise_nl_means(
+                im, h=h, sigma=0.1, patch_size=3, patch_distance=5,
+                fast_mode=True, channel_axis=-1), (0.03, 0.045, 0.06, 0.08)),
+            ("tv_chambolle", lambda im, w: denoise_tv_chambolle(
+                im, weight=w, channel_axis=-1), (0.04, 0.06, 0.08, 0.1))):
+        for s in settings:
+            out = np.stack([fn(im, s) for im in x01]) * 2 - 1
+            sc = scores(out, clean_te)
+            if name not in best or sc["psnr"] > best[name]["psnr"]:
+                best[name] = {**sc, "setting": s}
+    rows.update({f"skimage_{k}": v for k, v in best.items()})
+    g = kgs.rrdb_generator((32, 32, 3), 1, filters=args.filters,
+                           num_blocks=args.blocks, growth=args.filters // 2)
+    info = train_l1(g, noisy_tr, clean_tr, args.budget_s, args.batch_size,
+                    1e-3)
+    rows["l1_rrdb"] = {**scores(g.predict(noisy_te, verbose=0), clean_te),
+                       **info}
+    return rows
+
+
+def run_inpaint(train, test, args):
+    from skimage.restoration import inpaint_biharmonic
+
+    pairs = degradations.inpainting("box", hole_size=16)
+    in_tr, tg_tr = pairs(train)
+    in_te, tg_te = pairs(test)
+    hole = in_te[..., 3:]
+    rows = {}
+    out = np.stack([inpaint_biharmonic(im[..., :3], m[..., 0],
+                                       channel_axis=-1)
+                    for im, m in zip(in_te, in_te[..., 3:])])
+    rows["skimage_biharmonic"] = scores(out, tg_te, hole)
+    g = kgs.deepfill_generator((32, 32, 4), filters=args.filters // 2)
+    info = train_l1(g, in_tr, tg_tr, args.budget_s, args.batch_size, 1e-3)
+    rows["l1_deepfill"] = {**scores(g.predict(in_te, verbose=0), tg_te, hole),
+                           **info}
+    return rows
+
+
+def run_cyclegan(args):
+    """MNIST digits (A) vs inverted digits (B), unpaired halves of the test
+    set: cycle L1 and a domain classifier's verdict on translated images."""
+    from sklearn.linear_model import LogisticRegression
+
+    from keras_gan_stable.data.idx import load_mnist_test
+
+    x, _ = load_mnist_test()
+    x = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=-1.0)
+    n = min(len(x) // 2, args.per_class * 10)
+    a_all, b_all = x[:n], -x[n:2 * n]            # unpaired: different digits
+    k = args.n_test
+    a_tr, a_te, b_tr, b_te = a_all[:-k], a_all[-k:], b_all[:-k], b_all[-k:]
+    clf = LogisticRegression(max_iter=200).fit(
+        np.concatenate([a_tr[:1000], b_tr[:1000]]).reshape(2000, -1),
+        np.r_[np.zeros(1000), np.ones(1000)])
+
+    def nets(name):
+        g = kgs.unet_generator((32, 32, 1), 1, filters=args.filters // 4,
+                               depth=3, normalization="instance", dropout=0,
+                               name="g_" + name)
+        d = kgs.patchgan_discriminator((32, 32, 1), filters=args.filters // 4,
+                                       num_layers=2, normalization="instance",
+                                       name="d_" + name)
+        return g, d
+
+    (g_ab, d_a), (g_ba, d_b) = nets("ab"), nets("ba")
+    gan = kgs.CycleGAN(g_ab, g_ba, d_a, d_b, seed=0)
+    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+                keras.optimizers.Adam(2e-4, beta_1=0.5))
+    budget = TimeBudget(args.budget_s)
+    start = time.perf_counter()
+    gan.fit(a_tr, b_tr, batch_size=8, epochs=10_000, verbose=0,
+            callbacks=[budget])
+    fake_b, fake_a = gan.translate(a_te), gan.translate(b_te, "ba")
+    rec_a = gan.translate(fake_b, "ba")
+    row = {
+        "cycle_l1_a": float(np.abs(rec_a - a_te).mean()),
+        "identity_baseline_l1": float(np.abs(a_te - b_te).mean()),
+        "classifier_acc_real": float(clf.score(
+            np.concatenate([a_te, b_te]).reshape(2 * k, -1),
+            np.r_[np.zeros(k), np.ones(k)])),
+        "translated_ab_classified_b": float(
+            clf.predict(fake_b.reshape(k, -1)).mean()),
+        "translated_ba_classified_a": float(
+            1 - clf.predict(fake_a.reshape(k, -1)).mean()),
+        "train_s": round(time.perf_counter() - start, 1),
+        "first_step_s": budget.first_step_s, "steps": budget.steps,
+    }
+    grid = np.concatenate([np.concatenate(list(r[:8, ..., 0]), axis=1)
+                           for r in (a_te, fake_b, rec_a)], axis=0)
+    from PIL import Image
+
+    path = os.path.splitext(args.out)[0] + "_cyclegan_grid.png"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(((grid + 1) * 127.5).clip(0, 255).astype("uint8")).save(
+        path)
+    row["grid"] = path
+    return {"cyclegan_mnist_inverted": row}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", default="sr4,denoise,inpaint")
+    parser.add_argument("--budget-s", type=float, default=600.0,
+                        help="wall seconds of L1 training per model")
+    parser.add_argument("--gan-budget-s", type=float, default=0.0,
+                        help="wall seconds of GAN fine-tuning (sr4)")
+    parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--n-test", type=int, default=500)
+    parser.add_argument("--filters", type=int, default=32)
+    parser.add_argument("--blocks", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--fid", action="store_true",
+                        help="classifier FID (trains or loads the library's "
+                        "feature classifier on the training split)")
+    parser.add_argument("--fid-classifier", default="/tmp/cifar_i2i_features"
+                        ".keras", help="cache of that classifier")
+    parser.add_argument("--fid-epochs", type=int, default=None)
+    parser.add_argument("--out", default=os.path.join(
+        RESULTS, "image_to_image.json"))
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    images, labels = load_cifar10_from_tar(max_per_class=args.per_class)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(images))
+    images, labels = images[order], labels[order]
+    train, test = images[:-args.n_test], images[-args.n_test:]
+    if args.fid:
+        global FEATURES
+        from keras_gan_stable.metrics.extractors import ClassifierExtractor
+        from keras_gan_stable.metrics.feature_classifier import (
+            train_feature_classifier)
+
+        if not os.path.exists(args.fid_classifier):
+            train_feature_classifier(train, labels[:-args.n_test],
+                                     epochs=args.fid_epochs,
+                                     save_path=args.fid_classifier)
+        FEATURES = ClassifierExtractor(args.fid_classifier)
+    runners = {"sr4": run_sr4, "denoise": run_denoise, "inpaint": run_inpaint}
+    results = {}
+    for task in args.tasks.split(","):
+        if task == "cyclegan":
+            start = time.perf_counter()
+            results[task] = run_cyclegan(args)
+            print(f"\ncyclegan ({time.perf_counter() - start:.0f} s)")
+            for key, value in results[task]["cyclegan_mnist_inverted"].items():
+                print(f"  {key:<30}{value}")
+            continue
+        start = time.perf_counter()
+        results[task] = runners[task](train, test, args)
+        print(f"\n{task} ({time.perf_counter() - start:.0f} s, "
+              f"{len(train)} train / {len(test)} held-out images)")
+        print(f"{'method':<22}{'PSNR':>8}{'SSIM':>8}{'PSNR hole':>11}"
+              f"{'FID':>8}{'steps':>8}")
+        for name, r in results[task].items():
+            hole = f"{r['psnr_hole']:.2f}" if "psnr_hole" in r else "-"
+            fid = f"{r['fid']:.2f}" if "fid" in r else "-"
+            print(f"{name:<22}{r['psnr']:>8.2f}{r['ssim']:>8.3f}{hole:>11}"
+                  f"{fid:>8}{r.get('steps', '-'):>8}")
+    out = {"args": vars(args), "backend": keras.backend.backend(),
+           "machine": platform.platform(), "cpus": os.cpu_count(),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "results": results}
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
