@@ -1,46 +1,93 @@
-"""keras-gan-stable: stable GAN training in the ordinary Keras 3 workflow."""
+"""keras-gan-stable: stable GAN training in the ordinary Keras 3 workflow.
+
+Public names are imported on first use (a module-level `__getattr__`), so
+`import keras_gan_stable` and `keras-gan-stable --help` load no backend.
+"""
+
+import importlib
 
 from keras_gan_stable.version import __version__
-from keras_gan_stable import losses
-from keras_gan_stable import penalties
-from keras_gan_stable.losses import GANLoss
-from keras_gan_stable.penalties import GradientPenalty
-from keras_gan_stable.models.gan import GAN
-from keras_gan_stable.models.gan_optimizer import GANOptimizer
-from keras_gan_stable.layers.power_iteration import power_iteration_updates
-from keras_gan_stable.layers.self_attention import SelfAttention2D
-from keras_gan_stable.layers.spectral_normalization import SpectralNormalization
-from keras_gan_stable.layers.conditional_batch_norm import ConditionalBatchNormalization
-from keras_gan_stable.architectures.dcgan import dcgan_discriminator
-from keras_gan_stable.architectures.dcgan import dcgan_generator
-from keras_gan_stable.architectures.sngan import sngan_cnn_discriminator
-from keras_gan_stable.architectures.sngan import sngan_cnn_generator
-from keras_gan_stable.architectures.sngan import sngan_resnet_discriminator
-from keras_gan_stable.architectures.sngan import sngan_resnet_generator
-from keras_gan_stable.models.progan import ProGAN
-from keras_gan_stable.architectures.progan import progan_discriminator
-from keras_gan_stable.architectures.progan import progan_generator
-from keras_gan_stable.architectures.progan import ProGANDiscriminator
-from keras_gan_stable.architectures.progan import ProGANGenerator
-from keras_gan_stable.callbacks.progressive_growing import ProgressiveGrowing
-from keras_gan_stable import metrics
-from keras_gan_stable.metrics.evaluate import evaluate
-from keras_gan_stable.metrics.frechet import frechet_distance
-from keras_gan_stable.metrics.feature_classifier import train_feature_classifier
-from keras_gan_stable.data.loaders import load_arrays
-from keras_gan_stable.data.loaders import load_dataset
-from keras_gan_stable.export import export_generator
-from keras_gan_stable import distribute
-from keras_gan_stable.distribute import SyncBatchNormalization
-from keras_gan_stable.callbacks.sample_grid import SampleGrid
-from keras_gan_stable.callbacks.plots import TrainingCurves
-from keras_gan_stable.augment import AdaptiveAugment
-from keras_gan_stable.augment import DiffAugment
-from keras_gan_stable.callbacks.checkpoint import ResumableBatches
-from keras_gan_stable.callbacks.checkpoint import ResumableCheckpoint
-from keras_gan_stable.callbacks.checkpoint import restore_checkpoint
-from keras_gan_stable.callbacks.checkpoint import save_checkpoint
-from keras_gan_stable.callbacks.stability_monitor import StabilityMonitor
+
+# name -> (module, attribute), or module for a submodule.
+_LAZY = {
+    "losses": "keras_gan_stable.losses",
+    "penalties": "keras_gan_stable.penalties",
+    "GANLoss": ("keras_gan_stable.losses", "GANLoss"),
+    "GradientPenalty": ("keras_gan_stable.penalties", "GradientPenalty"),
+    "GAN": ("keras_gan_stable.models.gan", "GAN"),
+    "GANOptimizer": ("keras_gan_stable.models.gan_optimizer", "GANOptimizer"),
+    "power_iteration_updates": ("keras_gan_stable.layers.power_iteration", "power_iteration_updates"),
+    "SelfAttention2D": ("keras_gan_stable.layers.self_attention", "SelfAttention2D"),
+    "SpectralNormalization": ("keras_gan_stable.layers.spectral_normalization", "SpectralNormalization"),
+    "ConditionalBatchNormalization": ("keras_gan_stable.layers.conditional_batch_norm", "ConditionalBatchNormalization"),
+    "dcgan_discriminator": ("keras_gan_stable.architectures.dcgan", "dcgan_discriminator"),
+    "dcgan_generator": ("keras_gan_stable.architectures.dcgan", "dcgan_generator"),
+    "sngan_cnn_discriminator": ("keras_gan_stable.architectures.sngan", "sngan_cnn_discriminator"),
+    "sngan_cnn_generator": ("keras_gan_stable.architectures.sngan", "sngan_cnn_generator"),
+    "sngan_resnet_discriminator": ("keras_gan_stable.architectures.sngan", "sngan_resnet_discriminator"),
+    "sngan_resnet_generator": ("keras_gan_stable.architectures.sngan", "sngan_resnet_generator"),
+    "ProGAN": ("keras_gan_stable.models.progan", "ProGAN"),
+    "progan_discriminator": ("keras_gan_stable.architectures.progan", "progan_discriminator"),
+    "progan_generator": ("keras_gan_stable.architectures.progan", "progan_generator"),
+    "ProGANDiscriminator": ("keras_gan_stable.architectures.progan", "ProGANDiscriminator"),
+    "ProGANGenerator": ("keras_gan_stable.architectures.progan", "ProGANGenerator"),
+    "ProgressiveGrowing": ("keras_gan_stable.callbacks.progressive_growing", "ProgressiveGrowing"),
+    "metrics": "keras_gan_stable.metrics",
+    "evaluate": ("keras_gan_stable.metrics.evaluate", "evaluate"),
+    "frechet_distance": ("keras_gan_stable.metrics.frechet", "frechet_distance"),
+    "train_feature_classifier": ("keras_gan_stable.metrics.feature_classifier", "train_feature_classifier"),
+    "load_arrays": ("keras_gan_stable.data.loaders", "load_arrays"),
+    "load_dataset": ("keras_gan_stable.data.loaders", "load_dataset"),
+    "export_generator": ("keras_gan_stable.export", "export_generator"),
+    "distribute": "keras_gan_stable.distribute",
+    "SyncBatchNormalization": ("keras_gan_stable.distribute", "SyncBatchNormalization"),
+    "SampleGrid": ("keras_gan_stable.callbacks.sample_grid", "SampleGrid"),
+    "TrainingCurves": ("keras_gan_stable.callbacks.plots", "TrainingCurves"),
+    "AdaptiveAugment": ("keras_gan_stable.augment", "AdaptiveAugment"),
+    "DiffAugment": ("keras_gan_stable.augment", "DiffAugment"),
+    "ResumableBatches": ("keras_gan_stable.callbacks.checkpoint", "ResumableBatches"),
+    "ResumableCheckpoint": ("keras_gan_stable.callbacks.checkpoint", "ResumableCheckpoint"),
+    "restore_checkpoint": ("keras_gan_stable.callbacks.checkpoint", "restore_checkpoint"),
+    "save_checkpoint": ("keras_gan_stable.callbacks.checkpoint", "save_checkpoint"),
+    "StabilityMonitor": ("keras_gan_stable.callbacks.stability_monitor", "StabilityMonitor"),
+    "callbacks": "keras_gan_stable.callbacks",
+    "data": "keras_gan_stable.data",
+    "layers": "keras_gan_stable.layers",
+    "models": "keras_gan_stable.models",
+    "architectures": "keras_gan_stable.architectures",
+    "augment": "keras_gan_stable.augment",
+    "Run": ("keras_gan_stable.run", "Run"),
+    "RunConfig": ("keras_gan_stable.run", "RunConfig"),
+    "recipes": "keras_gan_stable.recipes",
+    "TimeBudget": ("keras_gan_stable.callbacks.time_budget", "TimeBudget"),
+}
+
+
+
+def register_all():
+    """Imports every public module, registering the library's Keras
+    serializables (`keras.saving.load_model` needs them in a new process)."""
+    for target in _LAZY.values():
+        importlib.import_module(target if isinstance(target, str)
+                                else target[0])
+
+
+def __getattr__(name):
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(
+            f"module 'keras_gan_stable' has no attribute {name!r}")
+    if isinstance(target, str):
+        value = importlib.import_module(target)
+    else:
+        value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",
@@ -84,4 +131,8 @@ __all__ = [
     "SyncBatchNormalization",
     "load_arrays",
     "load_dataset",
+    "Run",
+    "RunConfig",
+    "recipes",
+    "TimeBudget",
 ]

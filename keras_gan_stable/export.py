@@ -165,6 +165,7 @@ def _export_via_tensorflow(generator, out, latent_dim, num_classes):
         generator.save(model_path)
         code = (
             "import sys, keras, keras_gan_stable\n"
+            "keras_gan_stable.register_all()\n"
             "from keras_gan_stable.export import _write_saved_model\n"
             "g = keras.saving.load_model(sys.argv[1], compile=False)\n"
             "nc = None if sys.argv[4] == 'None' else int(sys.argv[4])\n"
