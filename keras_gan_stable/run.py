@@ -423,6 +423,19 @@ class Run:
                 "a run written by `keras-gan-stable train`."
             )
         config = cfg.load_config_file(path)
+        state_path = os.path.join(run_dir, STATE_NAME)
+        state = (_read_json(state_path, "run state")
+                 if os.path.exists(state_path) else {})
+        target = epochs if epochs is not None else (
+            config.get("train", {}).get("epochs") if images is None
+            and config.get("train", {}).get("images") is None else None)
+        if state.get("finished") and state.get("exported") and isinstance(
+                target, int) and target <= state.get("epochs", 0):
+            raise ConfigError(
+                f"--resume {run_dir}: the run already trained "
+                f"{state['epochs']} epochs of {target}. Pass a larger "
+                "--epochs to continue."
+            )
         if epochs is not None:
             config["train"]["epochs"], config["train"]["images"] = epochs, None
         if images is not None:
@@ -641,7 +654,7 @@ class Run:
         if self.resume:
             self._load_history()
             self.grid.paths.append("resumed")  # keep the first run's grids
-        fit = dict(verbose=self.verbose, callbacks=self.callbacks)
+        fit = dict(verbose=self.verbose, callbacks=self.callbacks, shuffle=False)
         gan, data = self.gan, self.batches
         if self.start_batch:  # finish the interrupted epoch first
             gan.fit(data.stream(), epochs=self.start_epoch + 1,
