@@ -185,7 +185,7 @@ def _check_num(num, flag="-n"):
 
     if not 1 <= num <= MAX_SAMPLES:
         raise UsageError(f"{flag} should be in [1, {MAX_SAMPLES}]. Received: "
-                         f"{flag} {num}. Pass a smaller count.")
+                         f"{flag} {num}. Pass a count in that range.")
 
 
 def cmd_sample(args):

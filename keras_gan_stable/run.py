@@ -192,8 +192,8 @@ def resolve_config(recipe=None, config_file=None, overrides=(), data=None,
     recipe = recipe or file_config.get("recipe") or recipes.DEFAULT_RECIPE
     if recipe not in recipes.RECIPES:
         raise ConfigError(
-            f"Unknown recipe {recipe!r}. Use one of: "
-            f"{', '.join(recipes.recipe_names())}."
+            f"Unknown recipe {recipe!r} (--recipe, or `recipe` in the config "
+            f"file). Use one of: {', '.join(recipes.recipe_names())}."
         )
     data_section = file_config.get("data")
     source = (data_section.get("source") if isinstance(data_section, dict)
@@ -581,11 +581,16 @@ class Run:
                           "training starts from the beginning.")
             return
         try:
-            meta = self.checkpoint.restore(self.gan, self.callbacks)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                meta = self.checkpoint.restore(self.gan, self.callbacks)
         except ValueError as e:
             raise ConfigError(
                 f"--resume {self.out_dir}: {' '.join(str(e).split())}"
             ) from None
+        if meta is not None:  # a damaged newest one was skipped: say so
+            for w in caught:
+                warnings.warn(str(w.message), stacklevel=2)
         if meta is None:
             raise ConfigError(
                 f"--resume {self.out_dir}: every checkpoint in {self.ckpt_dir}"
@@ -774,14 +779,17 @@ def load_gan(source):
         gan = build_gan(config, shape, num_classes)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            meta = restore_checkpoint(gan, ckpt_dir)
-        for w in caught:
-            print(f"warning: {w.message}", file=__import__("sys").stderr)
+            try:
+                meta = restore_checkpoint(gan, ckpt_dir)
+            except ValueError as e:
+                raise ConfigError(f"{source}: {' '.join(str(e).split())}")
         if meta is None:
             raise ConfigError(
                 f"{source}: every checkpoint in {ckpt_dir} is damaged "
                 "(truncated or corrupted). Re-run the training."
             )
+        for w in caught:  # a damaged newest one was skipped: say so
+            warnings.warn(str(w.message), stacklevel=2)
         return gan, config
     if not source.endswith(".keras"):
         raise ConfigError(
