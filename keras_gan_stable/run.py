@@ -600,7 +600,7 @@ class Run:
         if self.start_batch >= self.steps_per_epoch:
             self.start_epoch, self.start_batch = self.start_epoch + 1, 0
             self.batches.set_state({"epoch": self.start_epoch})
-        finished = self.state.get("finished", False)
+        finished = self.state.get("finished") and self.state.get("exported")
         if self.start_epoch >= self.epochs and finished:
             raise ConfigError(
                 f"--resume {self.out_dir}: the run already trained "
@@ -653,31 +653,32 @@ class Run:
         os.makedirs(self.out_dir, exist_ok=True)
         cfg.save_config(self.config, os.path.join(self.out_dir,
                                                   "config.yaml"))
+        will_train = self.start_epoch < self.epochs or bool(self.start_batch)
         self._write_state(epochs=self.epochs, data_shape=list(self.data_shape),
-                          num_classes=self.num_classes, finished=False,
-                          exported=False)
+                          num_classes=self.num_classes,
+                          finished=not will_train, exported=False)
         if self.resume:
             self._load_history()
             self.grid.paths.append("resumed")  # keep the first run's grids
         fit = dict(verbose=self.verbose, callbacks=self.callbacks, shuffle=False)
         gan, data = self.gan, self.batches
+        logs = {}
         if self.start_batch:  # finish the interrupted epoch first
-            gan.fit(data.stream(), epochs=self.start_epoch + 1,
+            logs = gan.fit(data.stream(), epochs=self.start_epoch + 1,
                     initial_epoch=self.start_epoch,
                     steps_per_epoch=self.steps_per_epoch - self.start_batch,
-                    **fit)
+                    **fit).history
             self.start_epoch += 1
             data.set_state({"epoch": self.start_epoch})
         stopped = self.budget is not None and self.budget.stopped
         if self.start_epoch < self.epochs and not stopped:
-            gan.fit(data.stream(), epochs=self.epochs,
-                    initial_epoch=self.start_epoch,
-                    steps_per_epoch=self.steps_per_epoch, **fit)
+            logs = gan.fit(data.stream(), epochs=self.epochs,
+                           initial_epoch=self.start_epoch,
+                           steps_per_epoch=self.steps_per_epoch,
+                           **fit).history
         stopped = self.budget is not None and self.budget.stopped
         ckpt = self.checkpoint
-        if stopped and ckpt._batch:  # ended on time, mid-epoch
-            ckpt.save(epoch=ckpt._epoch, batch=ckpt._batch)
-        elif ckpt.last_saved is None and not self.state.get("finished"):
+        if ckpt.last_saved is None and ckpt.model is not None:
             ckpt.save(epoch=self.epochs)
         train_seconds = time.time() - t0
         files = {"config": os.path.join(self.out_dir, "config.yaml"),
@@ -695,9 +696,7 @@ class Run:
         self._write_state(finished=not stopped)
         files.update(self._export())
         self._write_state(exported=True)
-        history = self.curves.history if self.curves else {}
-        final = {k: v[-1] for k, v in history.items()
-                 if k != "epoch" and v and v[-1] is not None}
+        final = {k: float(v[-1]) for k, v in logs.items() if v}
         metrics = {}
         if out["fid_samples"] and not stopped:
             metrics = final_metrics(gan, self.config, self.out_dir)

@@ -527,6 +527,7 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
         self._epoch = 0
         self._batch = 0
         self._batch_offset = 0
+        self._epoch_cut = None
         self._metric_values = None
         self._last_skips = None
         self._streak = 0
@@ -647,8 +648,18 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
             self._metric_values = None
 
     def on_epoch_end(self, epoch, logs=None):
+        steps = (self.params or {}).get("steps")
+        done = self._batch - self._batch_offset
+        batch = self._batch
         self._batch_offset = 0
         self._batch = 0
+        if steps and 0 < done < steps:
+            # fit() stopped inside the epoch (`stop_training`, a time
+            # budget): record the position, not a finished epoch.
+            if self._streak == 0:
+                self.save(epoch=epoch, batch=batch)
+            self._epoch_cut = (epoch, batch)
+            return
         if self.save_every_epochs and (epoch + 1) % self.save_every_epochs == 0:
             if self._streak == 0:
                 self.save(epoch=epoch + 1)
