@@ -159,6 +159,62 @@ def test_fit_resumes_epoch_data_position_and_callback_state(tmp_path):
     assert int(ops.convert_to_numpy(gan2.g_optimizer.iterations)) == 12
 
 
+def test_backup_and_restore_contract_manifest_and_multi_worker(
+        tmp_path, monkeypatch):
+    import json
+
+    gan = _tiny_gan()
+    gan.compile()
+    gan.fit(_images(), batch_size=16, epochs=1, verbose=0)
+    ckpt = ResumableCheckpoint(str(tmp_path / "c"), save_freq=3, keep=2,
+                               verbose=0)
+    assert isinstance(ckpt, keras.callbacks.BackupAndRestore)
+    assert ckpt.backup_dir == str(tmp_path / "c")
+    with pytest.raises(ValueError, match="save_freq"):
+        ResumableCheckpoint(str(tmp_path), save_freq="batch")
+    ckpt.set_model(gan)
+    # A non-chief worker of a multi-worker job takes part in the save but
+    # leaves no checkpoint; the chief (worker 0 without a chief task) does.
+    cluster = {"worker": ["a:1", "b:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    if keras.backend.backend() == "tensorflow":
+        assert ckpt.save(epoch=1) is None
+        assert list_checkpoints(str(tmp_path / "c")) == []
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    path = ckpt.save(epoch=1, batch=1)
+    manifest = json.load(open(tmp_path / "c" / "manifest.json"))
+    assert manifest["checkpoints"] == [{
+        "name": os.path.basename(path), "step": 2, "epoch": 1, "batch": 1,
+        "state_sha256": json.load(open(os.path.join(path, "meta.json")))[
+            "state_sha256"]}]
+    # Keras' contract outside GAN.fit: on_train_begin restores and sets the
+    # epoch fit() starts from.
+    other = ResumableCheckpoint(str(tmp_path / "c"), verbose=0)
+    other.set_model(gan)
+    other.on_train_begin()
+    assert other.restored["path"] == path and gan._initial_epoch == 1
+    gan._initial_epoch = None
+
+
+def test_resumable_batches_resume_mid_epoch():
+    x = np.arange(12, dtype="float32")[:, None]
+    a = ResumableBatches(x, batch_size=3, seed=2)
+    stream = a.stream()
+    seen = [next(stream)[0] for _ in range(6)]  # epoch 0 and half of 1
+    b = ResumableBatches(x, batch_size=3, seed=2)
+    b.set_state(a.get_state(epoch=1, batch=2))
+    assert a.get_state(epoch=1, batch=2) == {"epoch": 1, "batch": 2,
+                                            "seed": 2}
+    resumed = b.stream()
+    np.testing.assert_array_equal(next(resumed)[0], next(stream)[0])
+    np.testing.assert_array_equal(next(resumed)[0], next(stream)[0])
+    # Then epoch 2 from its first batch, as the uninterrupted stream.
+    np.testing.assert_array_equal(next(resumed)[0], next(stream)[0])
+    assert len(seen) == 6
+
+
 def test_resumable_batches_order_is_a_function_of_the_epoch():
     x = np.arange(10, dtype="float32")[:, None]
     a = ResumableBatches(x, batch_size=5, seed=1)

@@ -458,6 +458,12 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
         verbose: int. Print events when > 0. Defaults to `1`.
         save_every_epochs, save_every_steps: int or `None`. Finer control
             than `save_freq` (epoch interval; step interval).
+        strategy: a `tf.distribute` strategy or `None`. Multi-worker mode:
+            every worker takes part in each save (reading replica-local
+            variables is a collective) but only the chief's checkpoint
+            remains; the others write to a temporary folder, deleted at once
+            (`distribute.is_chief`, also from `TF_CONFIG` or the JAX process
+            index). On one machine nothing changes.
 
     >>> data = ResumableBatches(images, batch_size=64)
     >>> gan.fit(data.stream(), steps_per_epoch=data.steps_per_epoch,
@@ -467,7 +473,7 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir, data=None, save_freq="epoch", keep=2,
                  delete_checkpoint=False, resume=True, rollback_after=None,
                  lr_factor=0.5, max_rollbacks=5, verbose=1,
-                 save_every_epochs=1, save_every_steps=None):
+                 save_every_epochs=1, save_every_steps=None, strategy=None):
         # BackupAndRestore's own __init__ sets up its .h5 file paths, which
         # this format does not use.
         keras.callbacks.Callback.__init__(self)
@@ -511,6 +517,7 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
         self.double_checkpoint = False
         self.delete_checkpoint = bool(delete_checkpoint)
         self.data = data
+        self.strategy = strategy
         self.save_every_epochs = save_every_epochs
         self.save_every_steps = save_every_steps
         self.keep = int(keep)
@@ -621,10 +628,22 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
                     data_state = self.data.get_state(epoch=epoch)
                 except TypeError:
                     data_state = self.data.get_state()
-        self.last_saved = save_checkpoint(
-            model, self.directory, epoch=epoch, data_state=data_state,
-            callback_states=states, keep=self.keep, batch=batch)
-        return self.last_saved
+        from keras_gan_stable.distribute import is_chief
+
+        if is_chief(self.strategy):
+            self.last_saved = save_checkpoint(
+                model, self.directory, epoch=epoch, data_state=data_state,
+                callback_states=states, keep=self.keep, batch=batch)
+            return self.last_saved
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix="keras_gan_stable_worker_")
+        try:
+            save_checkpoint(model, scratch, epoch=epoch, data_state=data_state,
+                            callback_states=states, keep=1, batch=batch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return None
 
     # -- Keras hooks -----------------------------------------------------
     def on_train_begin(self, logs=None):
