@@ -56,12 +56,12 @@ _LAZY = {
     "models": "keras_gan_stable.models",
     "architectures": "keras_gan_stable.architectures",
     "augment": "keras_gan_stable.augment",
+    "run": "keras_gan_stable.run",
     "Run": ("keras_gan_stable.run", "Run"),
     "RunConfig": ("keras_gan_stable.run", "RunConfig"),
     "recipes": "keras_gan_stable.recipes",
     "TimeBudget": ("keras_gan_stable.callbacks.time_budget", "TimeBudget"),
 }
-
 
 
 def register_all():

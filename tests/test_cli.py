@@ -68,6 +68,63 @@ def test_usage_errors_exit_2_with_one_line(argv, fragments, capsys, in_tmp):
     assert not os.path.exists("runs")  # nothing written
 
 
+def test_help_and_usage_errors_load_no_backend():
+    code = ("import sys\n"
+            "from keras_gan_stable.cli import main\n"
+            "for argv in (['--help'], ['train', '--recipe', 'nope'],"
+            " ['recipes', 'sngan'], ['train', '--print-config']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch')"
+            " if m in sys.modules), file=sys.stderr)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, env=env)
+    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
+
+
+def test_version_print_config_and_recipe_settings(capsys, in_tmp):
+    from keras_gan_stable.version import __version__
+
+    assert _run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"keras-gan-stable {__version__}"
+    assert _run(["train", "--recipe", "wgan-gp", "--print-config",
+                 "--set", "train.minutes=5"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed == resolve_config(recipe="wgan-gp",
+                                     overrides=["train.minutes=5"])
+    assert _run(["recipes", "wgan"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# wgan: Arjovsky")
+    settings = yaml.safe_load(out)
+    assert settings == presets.recipe_config("wgan")
+    assert settings["train"]["weight_clip"] == 0.01
+    assert not os.listdir(in_tmp)  # nothing written
+
+
+def test_every_argument_has_help_and_a_default_shown():
+    import argparse
+
+    from keras_gan_stable.cli import _build_parser
+
+    parser = _build_parser()
+    subs = next(a for a in parser._actions
+                if isinstance(a, argparse._SubParsersAction))
+    for p in [parser] + list(subs.choices.values()):
+        assert p.allow_abbrev is False
+        text = p.format_help()
+        for action in p._actions:
+            if action.help == argparse.SUPPRESS or isinstance(
+                    action, argparse._SubParsersAction):
+                continue
+            assert action.help, (p.prog, action.dest)
+        if p.prog.endswith("train"):
+            assert "(default: digits)" in text
+
+
 def test_bad_data_and_config_files_exit_2(capsys, in_tmp):
     x = np.zeros((8, 8, 8), "float32")
     x[5, 1, 1] = np.nan
@@ -341,7 +398,8 @@ def test_main_job_end_to_end(in_tmp, capsys):
 def test_python_m_and_backend_switch(in_tmp):
     """`python -m keras_gan_stable --backend jax ...` re-runs under JAX."""
     env = dict(os.environ, KERAS_BACKEND="tensorflow",
-               TF_CPP_MIN_LOG_LEVEL="3")
+               TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.path.dirname(
+                   os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run(
         [sys.executable, "-m", "keras_gan_stable", "--backend", "jax",
          "train", "--data", "ring8", "--epochs", "1", "--quiet",
