@@ -2,13 +2,10 @@
 
     keras-gan-stable train                      # the main job: SNGAN on digits
     keras-gan-stable train --recipe wgan-gp --data mnist --epochs 5
-    keras-gan-stable train --config run.yaml --set train.n_critic=2
     keras-gan-stable train --resume runs/sngan  # continue exactly after a crash
-    keras-gan-stable sample runs/sngan --out grid.png
 
-It only parses arguments and calls `keras_gan_stable.run`. Bad input
-prints one line and exits with status 2 before anything is written; no
-backend is imported until one is needed. See docs/cli.md.
+It only parses arguments and calls `keras_gan_stable.run`. Bad input: one
+line, exit status 2, nothing written; no backend is imported until needed.
 """
 
 import argparse
@@ -136,9 +133,7 @@ def _switch_backend(backend, argv):
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = backend
         return None
-    import keras
-
-    if keras.backend.backend() == backend:
+    if sys.modules["keras"].backend.backend() == backend:
         return None
     env = dict(os.environ, KERAS_BACKEND=backend)
     return subprocess.call([sys.executable, "-m", "keras_gan_stable", *argv],
@@ -162,6 +157,12 @@ def cmd_train(args):
         if not folder:
             raise UsageError("--resume needs the run folder: --resume "
                              "runs/<name> (or --out runs/<name> --resume).")
+        fixed = [f for f in ("recipe", "config", "data", "name")
+                 if getattr(args, f)]
+        if fixed:
+            raise UsageError(f"--{fixed[0]} cannot change a run being resumed"
+                             " (--resume keeps its config.yaml); use --set, "
+                             "--epochs or --images.")
         job = _usage(runs.Run.resume_from, folder, epochs=args.epochs,
                      images=args.images, overrides=args.overrides,
                      verbose=verbose)
@@ -221,8 +222,8 @@ def cmd_recipes(args):
     from keras_gan_stable import recipes
 
     if args.name is None:
-        for name in recipes.recipe_names():
-            print(f"{name:12s} {recipes.RECIPES[name]['doc']}")
+        print("\n".join(f"{name:12s} {recipes.RECIPES[name]['doc']}"
+                        for name in recipes.recipe_names()))
         return 0
     if args.name not in recipes.RECIPES:
         raise UsageError(f"Unknown recipe {args.name!r}. Use one of: "

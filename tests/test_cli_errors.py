@@ -124,6 +124,7 @@ CASES = [
     (["train", "--config", "evil.yaml"], "evil.yaml"),
     (["train", "--resume"], "--resume"),
     (["train", "--resume", "notarun"], "--resume notarun"),
+    (["train", "--resume", "damaged", "--recipe", "wgan"], "--recipe"),
     (["train", "--resume", "missing_run"], "--resume missing_run"),
     (["train", "--resume", "badstate"], "run_state.json"),
     (["train", "--resume", "damaged"], "--resume damaged"),
