@@ -405,7 +405,23 @@ class Run:
                 "new folder, or --resume to continue that run."
             )
         self.ckpt_dir = os.path.join(self.out_dir, CHECKPOINT_DIR)
+        self._check_export_formats()
         self._prepare()
+
+    def _check_export_formats(self):
+        import inspect
+
+        from keras_gan_stable.export import export_generator
+
+        others = [f for f in self.config["export"]["formats"]
+                  if f != "saved_model"]
+        if others and self.config["output"]["export"] and (
+                "format" not in inspect.signature(export_generator).parameters):
+            raise ConfigError(
+                f"Invalid config value export.formats="
+                f"{self.config['export']['formats']!r}: this installation "
+                "exports only saved_model. Set export.formats=[saved_model]."
+            )
 
     @classmethod
     def resume_from(cls, run_dir, epochs=None, images=None, overrides=(),

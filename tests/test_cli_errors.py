@@ -110,6 +110,8 @@ CASES = [
     (["train", "--set", "train.rollback_after=3"], "train.rollback_after"),
     (["train", "--set", "output.metrics=[fid, xyz]"], "output.metrics"),
     (["train", "--set", "export.formats=[]"], "export.formats"),
+    (["train", "--set", "export.formats=[saved_model, gif]"],
+     "export.formats"),
     (["train", "--set", "data.num_classes=1"], "data.num_classes"),
     (["train", "--data", "no/such/folder"], "no/such/folder"),
     (["train", "--data", "celeba"], "celeba"),

@@ -412,9 +412,9 @@ def validate_config(config):
               "a positive integer, or null (epoch ends only)")
     fmts = flat["export.formats"]
     if not (isinstance(fmts, list) and fmts
-            and all(isinstance(f, str) for f in fmts)):
-        _fail("export.formats", fmts, "a non-empty list such as "
-              "[saved_model]")
+            and all(f in EXPORT_FORMATS for f in fmts)):
+        _fail("export.formats", fmts, "a non-empty list among "
+              f"{list(EXPORT_FORMATS)}, e.g. [saved_model]")
     out_dir = flat["output.dir"]
     if out_dir is not None and not isinstance(out_dir, str):
         _fail("output.dir", out_dir, "a folder path or null")
