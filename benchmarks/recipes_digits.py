@@ -40,7 +40,7 @@ def main():
 
     from keras_gan_stable.cli import resolve_config, train
     from keras_gan_stable.data import load_arrays
-    from keras_gan_stable.export import load_checkpoint
+    from keras_gan_stable.run import load_gan as load_checkpoint
     from keras_gan_stable.metrics import (frechet_distance_from_features,
                                           train_feature_classifier)
 

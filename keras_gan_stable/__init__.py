@@ -1,46 +1,116 @@
-"""keras-gan-stable: stable GAN training in the ordinary Keras 3 workflow."""
+"""keras-gan-stable: stable GAN training in the ordinary Keras 3 workflow.
+
+Public names are imported on first use (a module-level `__getattr__`), so
+`import keras_gan_stable` and `keras-gan-stable --help` load no backend.
+"""
+
+import importlib
 
 from keras_gan_stable.version import __version__
-from keras_gan_stable import losses
-from keras_gan_stable import penalties
-from keras_gan_stable.losses import GANLoss
-from keras_gan_stable.penalties import GradientPenalty
-from keras_gan_stable.models.gan import GAN
-from keras_gan_stable.models.gan_optimizer import GANOptimizer
-from keras_gan_stable.layers.power_iteration import power_iteration_updates
-from keras_gan_stable.layers.self_attention import SelfAttention2D
-from keras_gan_stable.layers.spectral_normalization import SpectralNormalization
-from keras_gan_stable.layers.conditional_batch_norm import ConditionalBatchNormalization
-from keras_gan_stable.architectures.dcgan import dcgan_discriminator
-from keras_gan_stable.architectures.dcgan import dcgan_generator
-from keras_gan_stable.architectures.sngan import sngan_cnn_discriminator
-from keras_gan_stable.architectures.sngan import sngan_cnn_generator
-from keras_gan_stable.architectures.sngan import sngan_resnet_discriminator
-from keras_gan_stable.architectures.sngan import sngan_resnet_generator
-from keras_gan_stable.models.progan import ProGAN
-from keras_gan_stable.architectures.progan import progan_discriminator
-from keras_gan_stable.architectures.progan import progan_generator
-from keras_gan_stable.architectures.progan import ProGANDiscriminator
-from keras_gan_stable.architectures.progan import ProGANGenerator
-from keras_gan_stable.callbacks.progressive_growing import ProgressiveGrowing
-from keras_gan_stable import metrics
-from keras_gan_stable.metrics.evaluate import evaluate
-from keras_gan_stable.metrics.frechet import frechet_distance
-from keras_gan_stable.metrics.feature_classifier import train_feature_classifier
-from keras_gan_stable.data.loaders import load_arrays
-from keras_gan_stable.data.loaders import load_dataset
-from keras_gan_stable.export import export_generator
-from keras_gan_stable import distribute
-from keras_gan_stable.distribute import SyncBatchNormalization
-from keras_gan_stable.callbacks.sample_grid import SampleGrid
-from keras_gan_stable.callbacks.plots import TrainingCurves
-from keras_gan_stable.augment import AdaptiveAugment
-from keras_gan_stable.augment import DiffAugment
-from keras_gan_stable.callbacks.checkpoint import ResumableBatches
-from keras_gan_stable.callbacks.checkpoint import ResumableCheckpoint
-from keras_gan_stable.callbacks.checkpoint import restore_checkpoint
-from keras_gan_stable.callbacks.checkpoint import save_checkpoint
-from keras_gan_stable.callbacks.stability_monitor import StabilityMonitor
+
+# name -> (module, attribute), or module for a submodule.
+_LAZY = {
+    "losses": "keras_gan_stable.losses",
+    "penalties": "keras_gan_stable.penalties",
+    "GANLoss": ("keras_gan_stable.losses", "GANLoss"),
+    "GradientPenalty": ("keras_gan_stable.penalties", "GradientPenalty"),
+    "GAN": ("keras_gan_stable.models.gan", "GAN"),
+    "GANOptimizer": ("keras_gan_stable.models.gan_optimizer", "GANOptimizer"),
+    "power_iteration_updates": ("keras_gan_stable.layers.power_iteration", "power_iteration_updates"),
+    "SelfAttention2D": ("keras_gan_stable.layers.self_attention", "SelfAttention2D"),
+    "SpectralNormalization": ("keras_gan_stable.layers.spectral_normalization", "SpectralNormalization"),
+    "ConditionalBatchNormalization": ("keras_gan_stable.layers.conditional_batch_norm", "ConditionalBatchNormalization"),
+    "dcgan_discriminator": ("keras_gan_stable.architectures.dcgan", "dcgan_discriminator"),
+    "dcgan_generator": ("keras_gan_stable.architectures.dcgan", "dcgan_generator"),
+    "sngan_cnn_discriminator": ("keras_gan_stable.architectures.sngan", "sngan_cnn_discriminator"),
+    "sngan_cnn_generator": ("keras_gan_stable.architectures.sngan", "sngan_cnn_generator"),
+    "sngan_resnet_discriminator": ("keras_gan_stable.architectures.sngan", "sngan_resnet_discriminator"),
+    "sngan_resnet_generator": ("keras_gan_stable.architectures.sngan", "sngan_resnet_generator"),
+    "ProGAN": ("keras_gan_stable.models.progan", "ProGAN"),
+    "progan_discriminator": ("keras_gan_stable.architectures.progan", "progan_discriminator"),
+    "progan_generator": ("keras_gan_stable.architectures.progan", "progan_generator"),
+    "ProGANDiscriminator": ("keras_gan_stable.architectures.progan", "ProGANDiscriminator"),
+    "ProGANGenerator": ("keras_gan_stable.architectures.progan", "ProGANGenerator"),
+    "ProgressiveGrowing": ("keras_gan_stable.callbacks.progressive_growing", "ProgressiveGrowing"),
+    "metrics": "keras_gan_stable.metrics",
+    "evaluate": ("keras_gan_stable.metrics.evaluate", "evaluate"),
+    "frechet_distance": ("keras_gan_stable.metrics.frechet", "frechet_distance"),
+    "train_feature_classifier": ("keras_gan_stable.metrics.feature_classifier", "train_feature_classifier"),
+    "load_arrays": ("keras_gan_stable.data.loaders", "load_arrays"),
+    "load_dataset": ("keras_gan_stable.data.loaders", "load_dataset"),
+    "export_generator": ("keras_gan_stable.export", "export_generator"),
+    "distribute": "keras_gan_stable.distribute",
+    "SyncBatchNormalization": ("keras_gan_stable.distribute", "SyncBatchNormalization"),
+    "SampleGrid": ("keras_gan_stable.callbacks.sample_grid", "SampleGrid"),
+    "TrainingCurves": ("keras_gan_stable.callbacks.plots", "TrainingCurves"),
+    "AdaptiveAugment": ("keras_gan_stable.augment", "AdaptiveAugment"),
+    "DiffAugment": ("keras_gan_stable.augment", "DiffAugment"),
+    "ResumableBatches": ("keras_gan_stable.callbacks.checkpoint", "ResumableBatches"),
+    "ResumableCheckpoint": ("keras_gan_stable.callbacks.checkpoint", "ResumableCheckpoint"),
+    "restore_checkpoint": ("keras_gan_stable.callbacks.checkpoint", "restore_checkpoint"),
+    "save_checkpoint": ("keras_gan_stable.callbacks.checkpoint", "save_checkpoint"),
+    "StabilityMonitor": ("keras_gan_stable.callbacks.stability_monitor", "StabilityMonitor"),
+    "callbacks": "keras_gan_stable.callbacks",
+    "data": "keras_gan_stable.data",
+    "layers": "keras_gan_stable.layers",
+    "models": "keras_gan_stable.models",
+    "architectures": "keras_gan_stable.architectures",
+    "augment": "keras_gan_stable.augment",
+    "run": "keras_gan_stable.run",
+    "Run": ("keras_gan_stable.run", "Run"),
+    "RunConfig": ("keras_gan_stable.run", "RunConfig"),
+    "recipes": "keras_gan_stable.recipes",
+    "TimeBudget": ("keras_gan_stable.callbacks.time_budget", "TimeBudget"),
+    "ImageFolderDataset": ("keras_gan_stable.data.image_folder_dataset", "ImageFolderDataset"),
+    "latent_noise": ("keras_gan_stable.latents", "latent_noise"),
+    "ModulatedConv2D": ("keras_gan_stable.layers.stylegan", "ModulatedConv2D"),
+    "NoiseInjection": ("keras_gan_stable.layers.stylegan", "NoiseInjection"),
+    "ToRGB": ("keras_gan_stable.layers.stylegan", "ToRGB"),
+    "StyleGAN2Generator": ("keras_gan_stable.architectures.stylegan2", "StyleGAN2Generator"),
+    "stylegan2_discriminator": ("keras_gan_stable.architectures.stylegan2", "stylegan2_discriminator"),
+    "stylegan2_generator": ("keras_gan_stable.architectures.stylegan2", "stylegan2_generator"),
+    "StyleGAN2": ("keras_gan_stable.models.stylegan2", "StyleGAN2"),
+    "GeometricAdaptiveAugment": ("keras_gan_stable.augment_geometric", "GeometricAdaptiveAugment"),
+    "ImageToImageGAN": ("keras_gan_stable.models.image_to_image", "ImageToImageGAN"),
+    "CycleGAN": ("keras_gan_stable.models.cyclegan", "CycleGAN"),
+    "PerceptualLoss": ("keras_gan_stable.losses_perceptual", "PerceptualLoss"),
+    "GatedConv2D": ("keras_gan_stable.layers.gated_conv2d", "GatedConv2D"),
+    "unet_generator": ("keras_gan_stable.architectures.unet", "unet_generator"),
+    "patchgan_discriminator": ("keras_gan_stable.architectures.patchgan", "patchgan_discriminator"),
+    "rrdb_generator": ("keras_gan_stable.architectures.rrdb", "rrdb_generator"),
+    "deepfill_generator": ("keras_gan_stable.architectures.deepfill", "deepfill_generator"),
+    "degradations": "keras_gan_stable.data.degradations",
+    "psnr": ("keras_gan_stable.metrics.image_quality", "psnr"),
+    "ssim": ("keras_gan_stable.metrics.image_quality", "ssim"),
+    "export_translator": ("keras_gan_stable.export_image", "export_translator"),
+    "apply_images": ("keras_gan_stable.apply_images", "apply_images"),
+}
+
+
+def register_all():
+    """Imports every public module, registering the library's Keras
+    serializables (`keras.saving.load_model` needs them in a new process)."""
+    for target in _LAZY.values():
+        importlib.import_module(target if isinstance(target, str)
+                                else target[0])
+
+
+def __getattr__(name):
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(
+            f"module 'keras_gan_stable' has no attribute {name!r}")
+    if isinstance(target, str):
+        value = importlib.import_module(target)
+    else:
+        value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",
@@ -84,46 +154,20 @@ __all__ = [
     "SyncBatchNormalization",
     "load_arrays",
     "load_dataset",
-]
-
-from keras_gan_stable.data.image_folder_dataset import ImageFolderDataset  # noqa: E402
-from keras_gan_stable.latents import latent_noise  # noqa: E402
-
-__all__ += ["ImageFolderDataset", "latent_noise"]
-
-from keras_gan_stable.layers.stylegan import ModulatedConv2D
-from keras_gan_stable.layers.stylegan import NoiseInjection
-from keras_gan_stable.layers.stylegan import ToRGB
-from keras_gan_stable.architectures.stylegan2 import StyleGAN2Generator
-from keras_gan_stable.architectures.stylegan2 import stylegan2_discriminator
-from keras_gan_stable.architectures.stylegan2 import stylegan2_generator
-from keras_gan_stable.models.stylegan2 import StyleGAN2
-from keras_gan_stable.augment_geometric import GeometricAdaptiveAugment
-
-__all__ += [
+    "Run",
+    "RunConfig",
+    "recipes",
+    "TimeBudget",
+    "ImageFolderDataset",
+    "latent_noise",
     "ModulatedConv2D",
     "NoiseInjection",
     "ToRGB",
-    "StyleGAN2",
     "StyleGAN2Generator",
     "stylegan2_discriminator",
     "stylegan2_generator",
+    "StyleGAN2",
     "GeometricAdaptiveAugment",
-]
-
-from keras_gan_stable.models.image_to_image import ImageToImageGAN
-from keras_gan_stable.models.cyclegan import CycleGAN
-from keras_gan_stable.losses_perceptual import PerceptualLoss
-from keras_gan_stable.layers.gated_conv2d import GatedConv2D
-from keras_gan_stable.architectures.unet import unet_generator
-from keras_gan_stable.architectures.patchgan import patchgan_discriminator
-from keras_gan_stable.architectures.rrdb import rrdb_generator
-from keras_gan_stable.architectures.deepfill import deepfill_generator
-from keras_gan_stable.data import degradations
-from keras_gan_stable.metrics.image_quality import psnr
-from keras_gan_stable.metrics.image_quality import ssim
-
-__all__ += [
     "ImageToImageGAN",
     "CycleGAN",
     "PerceptualLoss",
@@ -135,10 +179,6 @@ __all__ += [
     "degradations",
     "psnr",
     "ssim",
+    "export_translator",
+    "apply_images",
 ]
-from keras_gan_stable.export_image import export_translator
-
-__all__ += ["export_translator"]
-from keras_gan_stable.apply_images import apply_images
-
-__all__ += ["apply_images"]

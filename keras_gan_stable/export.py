@@ -1,4 +1,7 @@
-"""Persisting a trained GAN: SavedModel / ONNX / LiteRT export, `.keras` checkpoints."""
+"""Persisting a trained GAN: SavedModel / ONNX / LiteRT export for serving.
+
+Checkpoints for resuming are `keras_gan_stable.callbacks.checkpoint`
+(`ResumableCheckpoint`, `save_checkpoint`, `restore_checkpoint`)."""
 
 import json
 import os
@@ -330,6 +333,7 @@ def _export_via_tensorflow(generator, out, latent_dim, num_classes,
         generator.save(model_path)
         code = (
             "import sys, keras, keras_gan_stable\n"
+            "keras_gan_stable.register_all()\n"
             "from keras_gan_stable.export import _write\n"
             "g = keras.saving.load_model(sys.argv[1], compile=False)\n"
             "nc = None if sys.argv[4] == 'None' else int(sys.argv[4])\n"
@@ -348,55 +352,6 @@ def _export_via_tensorflow(generator, out, latent_dim, num_classes,
                 "backend re-loads the generator under TensorFlow, which "
                 "failed: " + " ".join(tail)
             )
-
-
-# ---------------------------------------------------------------------- #
-# Checkpoints
-# ---------------------------------------------------------------------- #
-CHECKPOINT_NAME = "checkpoint.keras"
-STATE_NAME = "train_state.json"
-
-
-def save_checkpoint(gan, folder, state=None):
-    """Writes `folder/checkpoint.keras` (and `train_state.json`) atomically.
-
-    The `.keras` file holds both networks, the optimizers' state and the
-    compile arguments; `state` (a JSON-able dict, e.g. the epoch) records
-    where training stood. Both are written to temporary names first.
-
-    Returns:
-        The checkpoint path.
-    """
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, CHECKPOINT_NAME)
-    tmp = os.path.join(folder, ".checkpoint.tmp.keras")
-    gan.save(tmp)
-    os.replace(tmp, path)
-    if state is not None:
-        write_json_atomic(os.path.join(folder, STATE_NAME), state)
-    return path
-
-
-def load_checkpoint(folder_or_path, compile=True):
-    """Loads a GAN saved by `save_checkpoint`; returns `(gan, state)`."""
-    path = os.fspath(folder_or_path)
-    folder = path
-    if os.path.isdir(path):
-        path = os.path.join(path, CHECKPOINT_NAME)
-    else:
-        folder = os.path.dirname(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No checkpoint at {path}. Pass a run folder written by "
-            "`keras-gan-stable train` or a .keras file."
-        )
-    gan = keras.saving.load_model(path, compile=compile)
-    state = {}
-    state_path = os.path.join(folder, STATE_NAME)
-    if os.path.exists(state_path):
-        with open(state_path) as f:
-            state = json.load(f)
-    return gan, state
 
 
 def write_json_atomic(path, obj):

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from keras_gan_stable import presets
-from keras_gan_stable.cli import build_gan
+from keras_gan_stable import recipes as presets
 from keras_gan_stable.cli import main
-from keras_gan_stable.cli import resolve_config
+from keras_gan_stable.run import build_gan
+from keras_gan_stable.run import load_gan
+from keras_gan_stable.run import resolve_config
 from keras_gan_stable.utils.config import ConfigError
 
 
@@ -49,8 +50,8 @@ def in_tmp(tmp_path, monkeypatch):
      ["train.penalty_weight=-1"]),
     (["train", "--set", "train.loss=wgan"], ["train.loss='wgan'", "hinge"]),
     (["train", "--set", "model.depth=3"], ["model.depth", "unknown setting"]),
-    (["train", "--set", "train.d_optimizer.name=adamw"],
-     ["train.d_optimizer.name='adamw'"]),
+    (["train", "--set", "train.d_optimizer.name=adagrad"],
+     ["train.d_optimizer.name='adagrad'"]),
     (["train", "--set", "n_critic"], ["key=value"]),
     (["train", "--epochs", "two"], ["--epochs", "invalid int"]),
     (["train", "--epochs", "2", "--images", "10"], ["not allowed with"]),
@@ -59,11 +60,69 @@ def in_tmp(tmp_path, monkeypatch):
     (["train", "--data", "celeba"], ["Unknown data source 'celeba'"]),
     (["fly"], ["invalid choice"]),
     (["sample", "no_run", "--out", "x.png"], ["no_run does not exist"]),
+    (["train", "--epoch", "1"], ["unrecognized arguments: --epoch"]),
     (["sample", "no_run", "--out", "x.gif"], ["x.gif", ".png"]),
 ])
 def test_usage_errors_exit_2_with_one_line(argv, fragments, capsys, in_tmp):
     _usage_error(argv, capsys, *fragments)
     assert not os.path.exists("runs")  # nothing written
+
+
+def test_help_and_usage_errors_load_no_backend():
+    code = ("import sys\n"
+            "from keras_gan_stable.cli import main\n"
+            "for argv in (['--help'], ['train', '--recipe', 'nope'],"
+            " ['recipes', 'sngan'], ['train', '--print-config']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch')"
+            " if m in sys.modules), file=sys.stderr)\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, env=env)
+    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
+
+
+def test_version_print_config_and_recipe_settings(capsys, in_tmp):
+    from keras_gan_stable.version import __version__
+
+    assert _run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"keras-gan-stable {__version__}"
+    assert _run(["train", "--recipe", "wgan-gp", "--print-config",
+                 "--set", "train.minutes=5"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed == resolve_config(recipe="wgan-gp",
+                                     overrides=["train.minutes=5"])
+    assert _run(["recipes", "wgan"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# wgan: Arjovsky")
+    settings = yaml.safe_load(out)
+    assert settings == presets.recipe_config("wgan")
+    assert settings["train"]["weight_clip"] == 0.01
+    assert not os.listdir(in_tmp)  # nothing written
+
+
+def test_every_argument_has_help_and_a_default_shown():
+    import argparse
+
+    from keras_gan_stable.cli import _build_parser
+
+    parser = _build_parser()
+    subs = next(a for a in parser._actions
+                if isinstance(a, argparse._SubParsersAction))
+    for p in [parser] + list(subs.choices.values()):
+        assert p.allow_abbrev is False
+        text = p.format_help()
+        for action in p._actions:
+            if action.help == argparse.SUPPRESS or isinstance(
+                    action, argparse._SubParsersAction):
+                continue
+            assert action.help, (p.prog, action.dest)
+        if p.prog.endswith("train"):
+            assert "(default: digits)" in text
 
 
 def test_bad_data_and_config_files_exit_2(capsys, in_tmp):
@@ -110,7 +169,7 @@ def test_bad_data_and_config_files_exit_2(capsys, in_tmp):
 
 
 def test_default_output_folder_is_never_reused(in_tmp):
-    from keras_gan_stable.cli import _unique_dir
+    from keras_gan_stable.run import unique_dir as _unique_dir
 
     assert _unique_dir("runs/sngan") == "runs/sngan"
     os.makedirs("runs/sngan")
@@ -247,7 +306,6 @@ def test_main_job_end_to_end(in_tmp, capsys):
     import tensorflow as tf
     from PIL import Image
 
-    from keras_gan_stable.export import load_checkpoint
     from keras_gan_stable.utils.images import image_grid, to_uint8
 
     small = ["--set", "model.width=8", "--set", "data.max_samples=256",
@@ -268,11 +326,12 @@ def test_main_job_end_to_end(in_tmp, capsys):
     assert history["epoch"] == [1, 2] and len(history["d_loss"]) == 2
     with Image.open(run / "curves.png") as im:
         assert im.size[0] > 300
-    state = json.loads((run / "train_state.json").read_text())
-    assert state == {"epoch": 2}
+    state = json.loads((run / "run_state.json").read_text())
+    assert (state["epochs"], state["finished"], state["exported"]) == (
+        2, True, True)
 
     # The last grid is the checkpoint's generator on the fixed noise.
-    gan, _ = load_checkpoint(str(run))
+    gan, _ = load_gan(str(run))
     assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 16
     z, _ = gan.sample_latents(16, seed=config["train"]["seed"])
     fake = keras.ops.convert_to_numpy(gan.generator(z, training=False))
@@ -326,17 +385,21 @@ def test_main_job_end_to_end(in_tmp, capsys):
     # Resume: one more epoch continues the counters and the grids.
     assert _run(["train", "--resume", str(run), "--epochs", "3",
                  "--quiet"]) == 0
-    assert json.loads((run / "train_state.json").read_text()) == {"epoch": 3}
+    assert json.loads((run / "run_state.json").read_text())["epochs"] == 3
     assert os.path.exists(run / "samples" / "epoch_0003.png")
-    gan, _ = load_checkpoint(str(run))
+    gan, _ = load_gan(str(run))
     assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 24
+    # History and curves are appended across the resume.
+    history = json.loads((run / "history.json").read_text())
+    assert history["epoch"] == [1, 2, 3]
 
 
 @pytest.mark.slow
 def test_python_m_and_backend_switch(in_tmp):
     """`python -m keras_gan_stable --backend jax ...` re-runs under JAX."""
     env = dict(os.environ, KERAS_BACKEND="tensorflow",
-               TF_CPP_MIN_LOG_LEVEL="3")
+               TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=os.path.dirname(
+                   os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run(
         [sys.executable, "-m", "keras_gan_stable", "--backend", "jax",
          "train", "--data", "ring8", "--epochs", "1", "--quiet",
@@ -355,11 +418,11 @@ def test_python_m_and_backend_switch(in_tmp):
                           text=True, env=env)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(
-        "keras-gan-stable: error: Unknown recipe 'nope'")
+        "keras-gan-stable: error: Unknown recipe 'nope' (--recipe")
 
 
 def test_power_of_two_architectures_get_a_fitting_size():
-    from keras_gan_stable.cli import _fitting_size
+    from keras_gan_stable.run import fitting_size as _fitting_size
 
     sngan = resolve_config(recipe="sngan")
     assert _fitting_size(sngan, (28, 28, 1)) == 32  # MNIST for SNGAN

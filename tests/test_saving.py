@@ -9,8 +9,6 @@ import pytest
 from keras_gan_stable import GAN
 from keras_gan_stable import dcgan_discriminator
 from keras_gan_stable import dcgan_generator
-from keras_gan_stable.export import load_checkpoint
-from keras_gan_stable.export import save_checkpoint
 
 LATENT = 8
 SHAPE = (28, 28, 1)
@@ -151,20 +149,3 @@ def test_custom_layer_architectures_round_trip(tmp_path, g_fn, d_fn):
         rtol=1e-5, atol=1e-6)
     for a, b in zip(_weights(gan), _weights(loaded)):  # incl. SN vectors u
         np.testing.assert_array_equal(a, b)
-
-
-def test_checkpoint_is_atomic_and_reloads(tmp_path):
-    g = dcgan_generator(LATENT, SHAPE, width=4)
-    d = dcgan_discriminator(SHAPE, width=4)
-    gan = GAN(g, d, latent_dim=LATENT)
-    gan.compile()
-    path = save_checkpoint(gan, str(tmp_path / "run"), {"epoch": 3})
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "checkpoint.keras", "train_state.json"]
-    loaded, state = load_checkpoint(str(tmp_path / "run"))
-    assert state == {"epoch": 3}
-    np.testing.assert_array_equal(gan.generate(3, seed=0),
-                                  loaded.generate(3, seed=0))
-    assert path.endswith("checkpoint.keras")
-    with pytest.raises(FileNotFoundError, match="No checkpoint"):
-        load_checkpoint(str(tmp_path / "nothing"))

@@ -9,3 +9,4 @@ from keras_gan_stable.callbacks.evaluation import Evaluation
 from keras_gan_stable.callbacks.checkpoint import ResumableBatches
 from keras_gan_stable.callbacks.checkpoint import ResumableCheckpoint
 from keras_gan_stable.callbacks.stability_monitor import StabilityMonitor
+from keras_gan_stable.callbacks.time_budget import TimeBudget

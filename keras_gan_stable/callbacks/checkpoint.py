@@ -1,4 +1,5 @@
-"""Exact, crash-safe checkpoints of a GAN run, and the non-finite rollback.
+"""The one checkpoint system: exact, crash-safe checkpoints of a GAN run with
+the `keras.callbacks.BackupAndRestore` contract, and the non-finite rollback.
 
 A checkpoint is a directory `ckpt-<step>` holding:
 
@@ -16,7 +17,8 @@ A checkpoint is a directory `ckpt-<step>` holding:
 
 Both files are written into a temporary directory, flushed to disk, and
 the directory is renamed into place (atomic on POSIX); the previous
-checkpoints are kept (`keep`). A checkpoint whose `meta.json` is missing
+checkpoints are kept (`keep`), and `manifest.json` (written atomically)
+lists the complete ones, newest first. A checkpoint whose `meta.json` is missing
 or unreadable, or whose `state.npz` does not match the recorded size and
 checksum (a write cut short by a crash, a truncated copy), is reported
 and skipped, and the next older one is used.
@@ -35,6 +37,7 @@ from keras import ops
 
 __all__ = [
     "ResumableCheckpoint",
+    "clean_temporary_files",
     "ResumableBatches",
     "save_checkpoint",
     "restore_checkpoint",
@@ -98,8 +101,53 @@ def list_checkpoints(directory):
     return [os.path.join(directory, n) for n in names]
 
 
+def _write_json_atomic(path, obj):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _write_manifest(directory):
+    entries = []
+    for path in list_checkpoints(directory):
+        try:
+            with open(os.path.join(path, "meta.json")) as f:
+                meta = json.load(f)
+        except (OSError, ValueError):
+            continue
+        entries.append({"name": os.path.basename(path), "step": meta["step"],
+                        "epoch": meta.get("epoch"),
+                        "batch": meta.get("batch", 0),
+                        "state_sha256": meta.get("state_sha256")})
+    _write_json_atomic(os.path.join(directory, "manifest.json"),
+                       {"format_version": FORMAT_VERSION,
+                        "checkpoints": entries})
+
+
+def clean_temporary_files(directory):
+    """Removes what a write cut short left in `directory` (`.tmp-*`)."""
+    if not os.path.isdir(directory):
+        return []
+    removed = []
+    for name in os.listdir(directory):
+        if name.startswith(".tmp-") or ".tmp-" in name or ".old-" in name:
+            path = os.path.join(directory, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.remove(path)
+                except OSError:
+                    continue
+            removed.append(path)
+    return removed
+
+
 def save_checkpoint(model, directory, epoch=None, data_state=None,
-                    callback_states=None, extra=None, keep=2):
+                    callback_states=None, extra=None, keep=2, batch=0):
     """Writes a checkpoint of `model` atomically; returns its path.
 
     Args:
@@ -113,6 +161,8 @@ def save_checkpoint(model, directory, epoch=None, data_state=None,
         extra: dict of JSON-serialisable values stored in `meta.json`.
         keep: int. Checkpoints to keep (older ones are deleted); at least 2
             so a damaged newest one always has a predecessor.
+        batch: int. Batches of epoch `epoch` already trained (0 at an
+            epoch end): a checkpoint written mid-epoch.
     """
     keep = int(keep)
     if keep < 1:
@@ -135,6 +185,7 @@ def save_checkpoint(model, directory, epoch=None, data_state=None,
         "format_version": FORMAT_VERSION,
         "step": step,
         "epoch": None if epoch is None else int(epoch),
+        "batch": int(batch),
         "images_seen": (None if images_seen is None
                         else int(ops.convert_to_numpy(images_seen))),
         "backend": keras.backend.backend(),
@@ -163,6 +214,7 @@ def save_checkpoint(model, directory, epoch=None, data_state=None,
     _fsync_dir(directory)
     for path in list_checkpoints(directory)[max(keep, 1):]:
         shutil.rmtree(path, ignore_errors=True)
+    _write_manifest(directory)
     return final
 
 
@@ -239,6 +291,7 @@ def restore_checkpoint(model, directory, max_step=None, on_skip=None):
             for (_, v), (key, _) in zip(entries, stored):
                 v.assign(data[key])
         meta["path"] = path
+        meta.setdefault("batch", 0)
         return meta
     return None
 
@@ -267,13 +320,16 @@ class ResumableBatches:
         y: optional array `[N]` of labels (batches are then `(x, y)`).
         seed: int. Seed of the shuffle. Defaults to `0`.
         shuffle: bool. Defaults to `True`.
+        steps_per_epoch: int or `None`. Use only the first this many
+            batches of each epoch's order. Defaults to all full batches.
 
     >>> data = ResumableBatches(images, batch_size=64, seed=0)
     >>> gan.fit(data.stream(), steps_per_epoch=data.steps_per_epoch,
     ...         epochs=20, callbacks=[ResumableCheckpoint("ckpt", data=data)])
     """
 
-    def __init__(self, x, batch_size, y=None, seed=0, shuffle=True):
+    def __init__(self, x, batch_size, y=None, seed=0, shuffle=True,
+                 steps_per_epoch=None):
         self.x = np.asarray(x)
         self.y = None if y is None else np.asarray(y)
         self.batch_size = int(batch_size)
@@ -288,13 +344,21 @@ class ResumableBatches:
             )
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
+        full = len(self.x) // self.batch_size
+        if steps_per_epoch is not None and not 1 <= int(steps_per_epoch) <= full:
+            raise ValueError(
+                f"`steps_per_epoch` should be in [1, {full}] (full batches). "
+                f"Received: `steps_per_epoch={steps_per_epoch}`"
+            )
+        self._steps = full if steps_per_epoch is None else int(steps_per_epoch)
         self.epoch = 0
+        self.batch_index = 0
         self._order = None
         self._order_epoch = None
 
     @property
     def steps_per_epoch(self):
-        return len(self.x) // self.batch_size
+        return self._steps
 
     def __len__(self):
         return self.steps_per_epoch
@@ -316,43 +380,56 @@ class ResumableBatches:
         return self.x[idx], self.y[idx]
 
     def stream(self):
-        """An endless generator of batches from epoch `self.epoch` on."""
-        epoch = self.epoch  # read at the first draw, after a restore
+        """An endless generator of batches from batch `self.batch_index` of
+        epoch `self.epoch` on (both read at the first draw, after a restore)."""
+        epoch, start = self.epoch, self.batch_index
         while True:
-            for index in range(self.steps_per_epoch):
+            for index in range(start, self.steps_per_epoch):
                 batch = self.batch(epoch, index)
                 # Keras takes generator items as tuples.
                 yield batch if isinstance(batch, tuple) else (batch,)
             epoch += 1
+            start = 0
 
-    def get_state(self, epoch=None):
-        """The position to resume from (the next epoch to train)."""
-        return {"epoch": int(self.epoch if epoch is None else epoch),
-                "seed": self.seed}
+    def get_state(self, epoch=None, batch=0):
+        """The position to resume from: the next batch `batch` of `epoch`."""
+        state = {"epoch": int(self.epoch if epoch is None else epoch),
+                 "seed": self.seed}
+        if batch:
+            state["batch"] = int(batch)
+        return state
 
     def set_state(self, state):
         self.epoch = int(state["epoch"])
+        self.batch_index = int(state.get("batch", 0))
 
 
-class ResumableCheckpoint(keras.callbacks.Callback):
+class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
     """Checkpoints a GAN run so it can resume exactly after any crash, and
     rolls back runs stuck on non-finite steps.
 
-    Resuming: `gan.fit(data.stream(), steps_per_epoch=data.steps_per_epoch,
-    epochs=E, callbacks=[ResumableCheckpoint(dir, data=data)])` restores the newest complete checkpoint in `dir` (if any)
-    before the first step and starts at the epoch it recorded; the
-    training then continues bit for bit as if never interrupted when the
-    data stream is a function of the epoch (`ResumableBatches`, or any
-    object with `get_state()` / `set_state(dict)` passed as `data`).
-    Every callback of the same `fit()` call with `get_state()` and
-    `set_state(dict)` (`ProgressiveGrowing`, `StabilityMonitor`) is saved
-    and restored with it. Without `GAN.fit`, call `restore_checkpoint(gan,
-    dir)` and pass `initial_epoch=meta["epoch"]`.
+    The library's one checkpoint system, with the contract of
+    `keras.callbacks.BackupAndRestore` (it is one): `backup_dir`,
+    `save_freq` ("epoch" or every N train steps), `delete_checkpoint`; the
+    newest complete checkpoint is restored when `fit()` starts and the
+    epoch count continues from it. On top of Keras' weights it keeps both
+    optimizers, the EMA generator, every RNG state, ADA's `p`, the data
+    position (mid-epoch too), the state of every callback with
+    `get_state()`/`set_state(dict)` (`ProgressiveGrowing`,
+    `StabilityMonitor`) and the running epoch metrics; the last `keep`
+    checkpoints are kept, written atomically and listed in `manifest.json`,
+    and a damaged newest one is skipped with a warning.
 
-    Exactness holds for checkpoints written at epoch ends. Checkpoints
-    written every `save_every_steps` steps restore the model, optimizers and
-    random states exactly, but `fit()` restarts the interrupted epoch's
-    data from its first batch.
+    Resuming: `gan.fit(data.stream(), steps_per_epoch=data.steps_per_epoch,
+    epochs=E, callbacks=[ResumableCheckpoint(dir, data=data)])` restores the
+    newest complete checkpoint in `dir` (if any) before the first step and
+    starts at the epoch it recorded; the training then continues bit for
+    bit as if never interrupted when the data stream is a function of the
+    epoch (`ResumableBatches`, or any object with `get_state()` /
+    `set_state(dict)` passed as `data`). A checkpoint written mid-epoch
+    (`save_freq=N`) records the batch; `keras_gan_stable.run.Run` finishes
+    that epoch's remaining batches first, which keeps a resumed run exact
+    (a plain `fit()` restarts the interrupted epoch at its first batch).
 
     Rollback (with `GAN.compile(skip_nonfinite=True)`): when the logged
     `nonfinite_skips` counter grows on `rollback_after` consecutive
@@ -362,13 +439,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     printed (`verbose`).
 
     Args:
-        directory: str. Folder of the checkpoints.
+        backup_dir: str. Folder of the checkpoints.
         data: object with `get_state()` / `set_state(dict)` or `None`: the
             data position saved with each checkpoint.
-        save_every_epochs: int or `None`. Defaults to `1`.
-        save_every_steps: int or `None`. Also save every this many train
-            steps. Defaults to `None`.
+        save_freq: `"epoch"` or int. Save at every epoch end, or also every
+            this many train steps. Defaults to `"epoch"`.
         keep: int. Checkpoints kept on disk. Defaults to `2`.
+        delete_checkpoint: bool. Delete the checkpoints when training ends
+            normally (Keras' default is `True`). Defaults to `False`.
         resume: bool. Restore the newest checkpoint when `fit()` starts.
             Defaults to `True`.
         rollback_after: int or `None`. Consecutive batches with skipped
@@ -378,13 +456,35 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         max_rollbacks: int. Stop training after this many rollbacks.
             Defaults to `5`.
         verbose: int. Print events when > 0. Defaults to `1`.
+        save_every_epochs, save_every_steps: int or `None`. Finer control
+            than `save_freq` (epoch interval; step interval).
+        strategy: a `tf.distribute` strategy or `None`. Multi-worker mode:
+            every worker takes part in each save (reading replica-local
+            variables is a collective) but only the chief's checkpoint
+            remains; the others write to a temporary folder, deleted at once
+            (`distribute.is_chief`, also from `TF_CONFIG` or the JAX process
+            index). On one machine nothing changes.
+
+    >>> data = ResumableBatches(images, batch_size=64)
+    >>> gan.fit(data.stream(), steps_per_epoch=data.steps_per_epoch,
+    ...         epochs=20, callbacks=[ResumableCheckpoint("ckpt", data=data)])
     """
 
-    def __init__(self, directory, data=None, save_every_epochs=1,
-                 save_every_steps=None, keep=2, resume=True,
-                 rollback_after=None, lr_factor=0.5, max_rollbacks=5,
-                 verbose=1):
-        super().__init__()
+    def __init__(self, backup_dir, data=None, save_freq="epoch", keep=2,
+                 delete_checkpoint=False, resume=True, rollback_after=None,
+                 lr_factor=0.5, max_rollbacks=5, verbose=1,
+                 save_every_epochs=1, save_every_steps=None, strategy=None):
+        # BackupAndRestore's own __init__ sets up its .h5 file paths, which
+        # this format does not use.
+        keras.callbacks.Callback.__init__(self)
+        if save_freq != "epoch":
+            if isinstance(save_freq, bool) or not isinstance(save_freq, int) \
+                    or save_freq < 1:
+                raise ValueError(
+                    "`save_freq` should be 'epoch' or a positive integer (train "
+                    f"steps). Received: `save_freq={save_freq!r}`"
+                )
+            save_every_steps = save_freq
         for name, value in (("save_every_epochs", save_every_epochs),
                             ("save_every_steps", save_every_steps),
                             ("rollback_after", rollback_after)):
@@ -406,8 +506,18 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 "`data` should have `get_state()` and `set_state(dict)` (for "
                 f"example `ResumableBatches`). Received: `data={data!r}`"
             )
-        self.directory = str(directory)
+        if not backup_dir:
+            raise ValueError(
+                f"`backup_dir` should be a folder path. Received: "
+                f"`backup_dir={backup_dir!r}`"
+            )
+        self.backup_dir = str(backup_dir)
+        self.directory = self.backup_dir
+        self.save_freq = save_freq
+        self.double_checkpoint = False
+        self.delete_checkpoint = bool(delete_checkpoint)
         self.data = data
+        self.strategy = strategy
         self.save_every_epochs = save_every_epochs
         self.save_every_steps = save_every_steps
         self.keep = int(keep)
@@ -418,9 +528,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.verbose = int(verbose)
         self.events = []
         self.restored = None
+        self.last_saved = None
         self._callbacks = []
         self._resumed_this_fit = False
         self._epoch = 0
+        self._batch = 0
+        self._batch_offset = 0
+        self._epoch_cut = None
+        self._metric_values = None
         self._last_skips = None
         self._streak = 0
         self._streak_start = None
@@ -460,10 +575,33 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 cb.set_state(states[key])
         return meta
 
+    def restore(self, model, callbacks=()):
+        """Restores the newest complete checkpoint into `model` now (with
+        the data position and the states of `callbacks`); returns its meta
+        or `None`. The next `fit()` does not restore again."""
+        self._callbacks = list(callbacks)
+        meta = self._restore(model)
+        self.restored = meta
+        self.resume = False
+        if meta is not None:
+            self._prepare_mid_epoch(model, meta)
+            self._event("resumed", path=meta["path"], step=meta["step"],
+                        epoch=meta["epoch"], batch=meta["batch"])
+        return meta
+
+    def _prepare_mid_epoch(self, model, meta):
+        self._batch_offset = int(meta.get("batch") or 0)
+        if self._batch_offset:
+            # Keras resets the epoch's running metrics when an epoch
+            # begins; the values at the checkpoint are put back then.
+            self._metric_values = [np.array(ops.convert_to_numpy(v))
+                                   for v in model.metrics_variables]
+
     def resume_training(self, model, callbacks):
         """Called by `GAN.fit` before training: restores the newest
         checkpoint and returns the epoch to start from (or `None`)."""
-        self._callbacks = list(callbacks)
+        if not self._callbacks or not self.resume:
+            self._callbacks = list(callbacks)
         self._resumed_this_fit = True
         if not self.resume:
             return None
@@ -471,11 +609,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.restored = meta
         if meta is None:
             return None
+        self._prepare_mid_epoch(model, meta)
         self._event("resumed", path=meta["path"], step=meta["step"],
-                    epoch=meta["epoch"])
+                    epoch=meta["epoch"], batch=meta["batch"])
         return meta["epoch"]
 
-    def save(self, epoch=None):
+    def save(self, epoch=None, batch=0):
         """Writes a checkpoint now; returns its path."""
         model = self.model  # syncs the JAX training state first
         states = {k: cb.get_state()
@@ -483,27 +622,63 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         data_state = None
         if self.data is not None:
             try:
-                data_state = self.data.get_state(epoch=epoch)
-            except TypeError:  # get_state() without an epoch argument
-                data_state = self.data.get_state()
-        return save_checkpoint(
-            model, self.directory, epoch=epoch, data_state=data_state,
-            callback_states=states, keep=self.keep)
+                data_state = self.data.get_state(epoch=epoch, batch=batch)
+            except TypeError:  # get_state() without position arguments
+                try:
+                    data_state = self.data.get_state(epoch=epoch)
+                except TypeError:
+                    data_state = self.data.get_state()
+        from keras_gan_stable.distribute import is_chief
+
+        if is_chief(self.strategy):
+            self.last_saved = save_checkpoint(
+                model, self.directory, epoch=epoch, data_state=data_state,
+                callback_states=states, keep=self.keep, batch=batch)
+            return self.last_saved
+        import tempfile
+
+        scratch = tempfile.mkdtemp(prefix="keras_gan_stable_worker_")
+        try:
+            save_checkpoint(model, scratch, epoch=epoch, data_state=data_state,
+                            callback_states=states, keep=1, batch=batch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return None
 
     # -- Keras hooks -----------------------------------------------------
     def on_train_begin(self, logs=None):
         if not self._resumed_this_fit and self.resume:
-            # Not started through GAN.fit: restore the state, the epoch
-            # count is up to the caller (`initial_epoch`).
+            # Not started through GAN.fit: restore the state and, as
+            # BackupAndRestore does, set the epoch to start from.
             self.restored = self._restore(self.model)
+            if self.restored is not None and self.restored.get("epoch"):
+                self.model._initial_epoch = int(self.restored["epoch"])
         self._resumed_this_fit = False
         self._last_skips = None
         self._streak = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._batch = self._batch_offset
+        if self._metric_values is not None:
+            model = self.model  # read first: syncs the JAX state
+            for v, value in zip(model.metrics_variables, self._metric_values):
+                v.assign(value)
+            self._metric_values = None
 
     def on_epoch_end(self, epoch, logs=None):
+        steps = (self.params or {}).get("steps")
+        done = self._batch - self._batch_offset
+        batch = self._batch
+        self._batch_offset = 0
+        self._batch = 0
+        if steps and 0 < done < steps:
+            # fit() stopped inside the epoch (`stop_training`, a time
+            # budget): record the position, not a finished epoch.
+            if self._streak == 0:
+                self.save(epoch=epoch, batch=batch)
+            self._epoch_cut = (epoch, batch)
+            return
         if self.save_every_epochs and (epoch + 1) % self.save_every_epochs == 0:
             if self._streak == 0:
                 self.save(epoch=epoch + 1)
@@ -511,12 +686,17 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
         model = self.model
+        self._batch = self._batch_offset + batch + 1
         if self.rollback_after is not None or "nonfinite_skips" in logs:
             self._watch_nonfinite(model, logs)
         if self.save_every_steps and self._streak == 0:
             step = _step_of(model)
             if step % self.save_every_steps == 0:
-                self.save(epoch=self._epoch)
+                self.save(epoch=self._epoch, batch=self._batch)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.isdir(self.directory):
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def _watch_nonfinite(self, model, logs):
         if "nonfinite_skips" not in logs:

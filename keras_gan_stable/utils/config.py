@@ -1,7 +1,7 @@
 """Run configurations: a nested dict with a fixed schema, YAML/JSON files, overrides.
 
-A configuration has four sections (see `DEFAULT_CONFIG`); recipes in
-`keras_gan_stable.presets` fill them with a paper's settings, config files and
+A configuration has five sections (see `DEFAULT_CONFIG`); recipes in
+`keras_gan_stable.recipes` fill them with a paper's settings, config files and
 `--set section.key=value` overrides change them, and `validate_config`
 checks every value before anything is built. Files are read with
 `yaml.safe_load` / `json.load` only: a configuration never runs code.
@@ -9,6 +9,7 @@ checks every value before anything is built. Files are read with
 
 import copy
 import json
+import math
 import os
 import re
 
@@ -26,6 +27,10 @@ DEFAULT_CONFIG = {
         "max_samples": None,
         "value_range": None,
         "num_samples": 10000,
+        "num_classes": None,
+        # Passed to the loaders only when set (null: the loader's default).
+        "split": None,
+        "download": None,
     },
     "model": {
         "architecture": "dcgan",
@@ -49,6 +54,13 @@ DEFAULT_CONFIG = {
         "g_optimizer": {"name": "adam", "learning_rate": 2e-4,
                         "beta_1": 0.5, "beta_2": 0.999},
         "ema": None,
+        "augment": None,
+        "augment_policy": "color,translation,cutout",
+        "ada_target": 0.6,
+        "skip_nonfinite": False,
+        "rollback_after": None,
+        "precision": "float32",
+        "minutes": None,
         "seed": 0,
     },
     "output": {
@@ -58,12 +70,28 @@ DEFAULT_CONFIG = {
         "plots": True,
         "export": True,
         "fid_samples": 1000,
+        "metrics": ["fid", "kid", "pr"],
+        "extractor": "classifier",
+        "keep_checkpoints": 3,
+        "checkpoint_steps": None,
+    },
+    "export": {
+        "formats": ["saved_model"],
     },
 }
 
 ARCHITECTURES = ("dcgan", "sngan_cnn", "sngan_resnet", "sagan", "progan",
                  "mlp")
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+OPTIMIZER_KEYS = ("name", "learning_rate", "beta_1", "beta_2", "rho",
+                  "momentum", "weight_decay", "clipnorm", "schedule",
+                  "decay_steps")
+SCHEDULES = ("constant", "cosine", "linear")
+AUGMENTS = ("diffaugment", "ada")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+METRICS = ("fid", "kid", "pr", "is")
+EXTRACTORS = ("classifier", "inception")
+EXPORT_FORMATS = ("saved_model", "keras", "onnx", "tflite")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge",
           "least_squares")
 PENALTIES = ("gp", "gp_one_sided", "r1", "r2")
@@ -86,7 +114,10 @@ def flatten(config, prefix=""):
 
 
 def valid_keys():
-    return sorted(flatten(DEFAULT_CONFIG))
+    keys = set(flatten(DEFAULT_CONFIG))
+    for which in ("d_optimizer", "g_optimizer"):
+        keys.update(f"train.{which}.{k}" for k in OPTIMIZER_KEYS)
+    return sorted(keys)
 
 
 def merge(base, update, where="config", prefix=""):
@@ -181,13 +212,17 @@ def apply_override(config, key, value):
     node = out
     parts = key.split(".")
     for i, part in enumerate(parts):
-        if not isinstance(node, dict) or part not in node:
+        optimizer_key = (i == 2 and parts[0] == "train" and parts[1] in (
+            "d_optimizer", "g_optimizer") and part in OPTIMIZER_KEYS)
+        if not isinstance(node, dict) or (part not in node
+                                          and not optimizer_key):
             raise ConfigError(
                 f"--set {key}: unknown setting. Valid settings: "
                 f"{', '.join(valid_keys())}."
             )
         if i == len(parts) - 1:
-            if isinstance(node[part], dict) and not isinstance(value, dict):
+            if isinstance(node.get(part), dict) and not isinstance(value,
+                                                                   dict):
                 raise ConfigError(
                     f"--set {key}: this is a section; set one of its keys, "
                     f"e.g. {key}.{next(iter(node[part]))}=..."
@@ -203,7 +238,9 @@ def _is_int(v):
 
 
 def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (NaN and infinities are refused)."""
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v))
 
 
 def _fail(key, value, expected):
@@ -299,21 +336,85 @@ def validate_config(config):
         opt = config["train"][which]
         if not isinstance(opt, dict):
             _fail(f"train.{which}", opt, "a mapping {name, learning_rate, ...}")
-        extra = set(opt) - {"name", "learning_rate", "beta_1", "beta_2",
-                            "rho", "momentum"}
+        extra = set(opt) - set(OPTIMIZER_KEYS)
         if extra:
             _fail(f"train.{which}.{sorted(extra)[0]}", opt[sorted(extra)[0]],
-                  "one of name, learning_rate, beta_1, beta_2, rho, momentum")
+                  f"one of {', '.join(OPTIMIZER_KEYS)}")
         if opt.get("name") not in OPTIMIZERS:
             _fail(f"train.{which}.name", opt.get("name"),
                   f"one of {list(OPTIMIZERS)}")
         lr = opt.get("learning_rate")
         if not (_is_num(lr) and lr > 0):
-            _fail(f"train.{which}.learning_rate", lr, "a positive number")
+            _fail(f"train.{which}.learning_rate", lr,
+                  "a finite number > 0, e.g. 2e-4")
         for b in ("beta_1", "beta_2", "rho", "momentum"):
             if b in opt and opt[b] is not None and not (
                     _is_num(opt[b]) and 0 <= opt[b] < 1):
                 _fail(f"train.{which}.{b}", opt[b], "a number in [0, 1)")
+        for key in ("weight_decay", "clipnorm"):
+            v = opt.get(key)
+            if v is not None and not (_is_num(v) and v >= 0):
+                _fail(f"train.{which}.{key}", v, "a finite number >= 0 or null")
+        if opt.get("schedule") not in (None,) + SCHEDULES:
+            _fail(f"train.{which}.schedule", opt.get("schedule"),
+                  f"null or one of {list(SCHEDULES)}")
+        v = opt.get("decay_steps")
+        if v is not None and not (_is_int(v) and v > 0):
+            _fail(f"train.{which}.decay_steps", v,
+                  "a positive integer, or null (the run's length)")
+    if flat["train.augment"] not in (None,) + AUGMENTS:
+        _fail("train.augment", flat["train.augment"],
+              f"null or one of {list(AUGMENTS)}")
+    if not isinstance(flat["train.augment_policy"], str) or not flat[
+            "train.augment_policy"]:
+        _fail("train.augment_policy", flat["train.augment_policy"],
+              "a comma-separated list such as 'color,translation,cutout'")
+    if not (_is_num(flat["train.ada_target"])
+            and 0 < flat["train.ada_target"] < 1):
+        _fail("train.ada_target", flat["train.ada_target"], "a number in (0, 1)")
+    if not isinstance(flat["train.skip_nonfinite"], bool):
+        _fail("train.skip_nonfinite", flat["train.skip_nonfinite"],
+              "true or false")
+    v = flat["train.rollback_after"]
+    if v is not None and not (_is_int(v) and v > 0):
+        _fail("train.rollback_after", v, "a positive integer or null")
+    if v is not None and not flat["train.skip_nonfinite"]:
+        _fail("train.rollback_after", v,
+              "null unless train.skip_nonfinite=true (rollback acts on "
+              "skipped steps)")
+    if flat["train.precision"] not in PRECISIONS:
+        _fail("train.precision", flat["train.precision"],
+              f"one of {list(PRECISIONS)}")
+    v = flat["train.minutes"]
+    if v is not None and not (_is_num(v) and v > 0):
+        _fail("train.minutes", v, "a wall-clock budget in minutes > 0, or null")
+    v = flat["data.num_classes"]
+    if v is not None and not (_is_int(v) and v >= 2):
+        _fail("data.num_classes", v,
+              "an integer >= 2, or null (taken from the data)")
+    if flat["data.split"] is not None and not isinstance(flat["data.split"],
+                                                         str):
+        _fail("data.split", flat["data.split"], "a split name or null")
+    if flat["data.download"] not in (None, True, False):
+        _fail("data.download", flat["data.download"], "true, false or null")
+    mets = flat["output.metrics"]
+    if not (isinstance(mets, list) and all(m in METRICS for m in mets)):
+        _fail("output.metrics", mets, f"a list among {list(METRICS)}")
+    if flat["output.extractor"] not in EXTRACTORS:
+        _fail("output.extractor", flat["output.extractor"],
+              f"one of {list(EXTRACTORS)}")
+    v = flat["output.keep_checkpoints"]
+    if not (_is_int(v) and v >= 1):
+        _fail("output.keep_checkpoints", v, "a positive integer")
+    v = flat["output.checkpoint_steps"]
+    if v is not None and not (_is_int(v) and v > 0):
+        _fail("output.checkpoint_steps", v,
+              "a positive integer, or null (epoch ends only)")
+    fmts = flat["export.formats"]
+    if not (isinstance(fmts, list) and fmts
+            and all(f in EXPORT_FORMATS for f in fmts)):
+        _fail("export.formats", fmts, "a non-empty list among "
+              f"{list(EXPORT_FORMATS)}, e.g. [saved_model]")
     out_dir = flat["output.dir"]
     if out_dir is not None and not isinstance(out_dir, str):
         _fail("output.dir", out_dir, "a folder path or null")
@@ -327,21 +428,39 @@ def validate_config(config):
     return config
 
 
-def make_optimizer(spec):
-    """A Keras optimizer from `{name, learning_rate, beta_1, ...}`."""
+def make_optimizer(spec, total_steps=None):
+    """A Keras optimizer from `{name, learning_rate, beta_1, ...}`.
+
+    `schedule` ("cosine" or "linear") decays the learning rate to 0 over
+    `decay_steps` optimizer steps (default `total_steps`); `clipnorm` and
+    `weight_decay` are passed to the optimizer.
+    """
     import keras
 
-    spec = dict(spec)
+    spec = {k: v for k, v in dict(spec).items() if v is not None}
     name = spec.pop("name")
-    spec = {k: v for k, v in spec.items() if v is not None}
-    if name == "adam":
-        return keras.optimizers.Adam(**spec)
+    schedule = spec.pop("schedule", "constant")
+    decay_steps = spec.pop("decay_steps", None) or total_steps
+    if schedule != "constant" and decay_steps:
+        lr = spec["learning_rate"]
+        if schedule == "cosine":
+            spec["learning_rate"] = keras.optimizers.schedules.CosineDecay(
+                lr, decay_steps=int(decay_steps))
+        else:
+            spec["learning_rate"] = (
+                keras.optimizers.schedules.PolynomialDecay(
+                    lr, decay_steps=int(decay_steps), end_learning_rate=0.0))
+    common = {k: spec[k] for k in ("learning_rate", "clipnorm",
+                                   "weight_decay") if k in spec}
+    if name in ("adam", "adamw"):
+        cls = keras.optimizers.AdamW if name == "adamw" else keras.optimizers.Adam
+        return cls(**common, **{k: spec[k] for k in ("beta_1", "beta_2")
+                                if k in spec})
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(**{k: v for k, v in spec.items()
-                                           if k in ("learning_rate", "rho",
-                                                    "momentum")})
-    return keras.optimizers.SGD(**{k: v for k, v in spec.items()
-                                   if k in ("learning_rate", "momentum")})
+        return keras.optimizers.RMSprop(**common, **{
+            k: spec[k] for k in ("rho", "momentum") if k in spec})
+    return keras.optimizers.SGD(**common, **{k: spec[k] for k in ("momentum",)
+                                            if k in spec})
 
 
 def save_config(config, path):

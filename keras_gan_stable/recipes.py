@@ -1,0 +1,288 @@
+"""Named training recipes: the papers' settings, sized to the data.
+
+A recipe fills the `model` and `train` sections of a run configuration (see
+`keras_gan_stable.utils.config`). `model.width = null` means "sized to the
+data": 16 for small grey images, 64 for colour or larger images. Builders are
+imported lazily, so a recipe whose architecture is not installed fails alone.
+
+| recipe | networks | loss / penalty | optimizers (D; G) | n_critic |
+| --- | --- | --- | --- | --- |
+| dcgan | DCGAN, BatchNorm | non-saturating | Adam 2e-4, b=(0.5, 0.999) | 1 |
+| wgan | DCGAN, BatchNorm | Wasserstein, clip 0.01 | RMSprop 5e-5 | 5 |
+| wgan-gp | DCGAN, LayerNorm in D | Wasserstein + GP 10 | Adam 1e-4, b=(0, 0.9) | 5 |
+| sngan | SN-CNN (SN in D) | hinge | Adam 2e-4, b=(0.5, 0.999) | 1 |
+| sagan | SAGAN (SN in G and D, self-attention) | hinge | Adam 4e-4; 1e-4, b=(0, 0.9) | 1 |
+| progan | ProGAN, progressive growing | WGAN-GP + drift 1e-3 | Adam 1e-3, b=(0, 0.99) | 1 |
+| recommended | see `RECOMMENDED`; on points: MLPs | non-saturating + R1 0.1, EMA 0.999 (points) | Adam 5e-4, b=(0.5, 0.9) (points) | 1 |
+"""
+
+import copy
+import inspect
+
+RECIPES = {
+    "dcgan": {
+        "doc": "Radford et al. 2016 (DCGAN)",
+        "model": {"architecture": "dcgan", "latent_dim": 100,
+                  "d_normalization": "batch"},
+        "train": {"loss": "non_saturating", "penalty": None, "n_critic": 1,
+                  "batch_size": 64,
+                  "d_optimizer": {"name": "adam", "learning_rate": 2e-4,
+                                  "beta_1": 0.5, "beta_2": 0.999},
+                  "g_optimizer": {"name": "adam", "learning_rate": 2e-4,
+                                  "beta_1": 0.5, "beta_2": 0.999}},
+    },
+    "wgan": {
+        "doc": "Arjovsky et al. 2017 (WGAN): weight clipping, RMSprop",
+        "model": {"architecture": "dcgan", "latent_dim": 100,
+                  "d_normalization": "batch"},
+        "train": {"loss": "wasserstein", "penalty": None, "n_critic": 5,
+                  "weight_clip": 0.01, "batch_size": 64,
+                  "d_optimizer": {"name": "rmsprop", "learning_rate": 5e-5},
+                  "g_optimizer": {"name": "rmsprop", "learning_rate": 5e-5}},
+    },
+    "wgan-gp": {
+        "doc": "Gulrajani et al. 2017 (WGAN-GP): lambda 10, no BatchNorm in D",
+        "model": {"architecture": "dcgan", "latent_dim": 128,
+                  "d_normalization": "layer"},
+        "train": {"loss": "wasserstein", "penalty": "gp",
+                  "penalty_weight": 10.0, "n_critic": 5, "batch_size": 64,
+                  "d_optimizer": {"name": "adam", "learning_rate": 1e-4,
+                                  "beta_1": 0.0, "beta_2": 0.9},
+                  "g_optimizer": {"name": "adam", "learning_rate": 1e-4,
+                                  "beta_1": 0.0, "beta_2": 0.9}},
+    },
+    "sngan": {
+        "doc": "Miyato et al. 2018 (SNGAN): spectral norm in D, hinge loss",
+        "model": {"architecture": "sngan_cnn", "latent_dim": 128},
+        "train": {"loss": "hinge", "penalty": None, "n_critic": 1,
+                  "batch_size": 64,
+                  "d_optimizer": {"name": "adam", "learning_rate": 2e-4,
+                                  "beta_1": 0.5, "beta_2": 0.999},
+                  "g_optimizer": {"name": "adam", "learning_rate": 2e-4,
+                                  "beta_1": 0.5, "beta_2": 0.999}},
+    },
+    "sagan": {
+        "doc": "Zhang et al. 2019 (SAGAN): self-attention, SN in G and D, TTUR",
+        "model": {"architecture": "sagan", "latent_dim": 128},
+        "train": {"loss": "hinge", "penalty": None, "n_critic": 1,
+                  "batch_size": 64,
+                  "d_optimizer": {"name": "adam", "learning_rate": 4e-4,
+                                  "beta_1": 0.0, "beta_2": 0.9},
+                  "g_optimizer": {"name": "adam", "learning_rate": 1e-4,
+                                  "beta_1": 0.0, "beta_2": 0.9}},
+    },
+    "progan": {
+        "doc": "Karras et al. 2018 (ProGAN): progressive growing, WGAN-GP, drift",
+        "model": {"architecture": "progan", "latent_dim": 128},
+        "train": {"loss": "wasserstein", "penalty": "gp",
+                  "penalty_weight": 10.0, "drift": 0.001, "n_critic": 1,
+                  "batch_size": 64, "ema": 0.999,
+                  "d_optimizer": {"name": "adam", "learning_rate": 1e-3,
+                                  "beta_1": 0.0, "beta_2": 0.99},
+                  "g_optimizer": {"name": "adam", "learning_rate": 1e-3,
+                                  "beta_1": 0.0, "beta_2": 0.99}},
+    },
+}
+
+# The library's own default, chosen from the comparison in docs/cli.md.
+RECOMMENDED = "sngan"
+RECIPES["recommended"] = {
+    **copy.deepcopy(RECIPES[RECOMMENDED]),
+    "doc": f"the library's default ({RECOMMENDED} settings; see docs/cli.md)",
+    # Point data (the 2D mixtures) take their own settings, chosen on the
+    # mode-collapse benchmark (benchmarks/mixtures.py, BENCHMARKS.md): the
+    # non-saturating loss with a small R1 penalty (Mescheder et al. 2018:
+    # local convergence) and an EMA generator, which sharpens the modes.
+    "points": {
+        "train": {"loss": "non_saturating", "penalty": "r1",
+                  "penalty_weight": 0.1, "n_critic": 1, "batch_size": 64,
+                  "ema": 0.999,
+                  "d_optimizer": {"name": "adam", "learning_rate": 5e-4,
+                                  "beta_1": 0.5, "beta_2": 0.9},
+                  "g_optimizer": {"name": "adam", "learning_rate": 5e-4,
+                                  "beta_1": 0.5, "beta_2": 0.9}},
+    },
+}
+
+DEFAULT_RECIPE = "sngan"
+
+
+def recipe_names():
+    return sorted(RECIPES)
+
+
+def get_recipe(name, points=False):
+    """The recipe's `model`/`train` sections (a copy); `ValueError` if unknown.
+
+    With `points=True` a recipe's settings for point data (its `points`
+    section, where it has one) replace the image settings they name.
+    """
+    if name not in RECIPES:
+        raise ValueError(
+            f"Unknown recipe {name!r}. Use one of: {', '.join(recipe_names())}."
+        )
+    recipe = copy.deepcopy(RECIPES[name])
+    recipe.pop("doc", None)
+    point_settings = recipe.pop("points", {})
+    if points:
+        for section, values in point_settings.items():
+            recipe.setdefault(section, {}).update(values)
+    return recipe
+
+
+def is_point_source(source):
+    """Whether a built-in data source gives points rather than images."""
+    return source in ("ring8", "grid25")
+
+
+def recipe_config(name, points=False):
+    """A full default configuration with the recipe applied.
+
+    Args:
+        name: the recipe.
+        points: bool. The data are points (the 2D mixtures): apply the
+            recipe's point-data settings where it has them.
+    """
+    from keras_gan_stable.utils.config import DEFAULT_CONFIG
+
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    recipe = get_recipe(name, points=points)
+    config["model"].update(recipe.get("model", {}))
+    config["model"]["width"] = None
+    for key, value in recipe.get("train", {}).items():
+        config["train"][key] = copy.deepcopy(value)  # optimizers replaced whole
+    config["recipe"] = name
+    config["name"] = name
+    return config
+
+
+def width_for(data_shape):
+    """The network width "sized to the data"."""
+    if len(data_shape) == 1:
+        return 128
+    h, _, c = data_shape
+    # Small grey images (digits, MNIST) learn well at a quarter of the
+    # colour width, and a step costs about 16x less.
+    return 16 if (h <= 32 and c == 1) else 64
+
+
+def _call(builder, **kwargs):
+    """Calls `builder` with the keyword arguments it accepts."""
+    params = inspect.signature(builder).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return builder(**kwargs)
+    return builder(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def _import(module, *names):
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+        return [getattr(mod, n) for n in names]
+    except (ImportError, AttributeError) as e:
+        raise ValueError(
+            f"The architecture needs {module}.{'/'.join(names)}, which is not "
+            f"available in this installation ({e}). Pick another recipe, e.g. "
+            "--recipe dcgan."
+        ) from None
+
+
+def mlp_networks(latent_dim, dim, width=128, depth=3):
+    """Small MLPs for 2D (or D-dimensional) point data."""
+    import keras
+    from keras import layers
+
+    z = keras.Input((latent_dim,), name="z")
+    x = z
+    for _ in range(depth):
+        x = layers.Dense(width, activation="relu")(x)
+    g = keras.Model(z, layers.Dense(dim, dtype="float32")(x),
+                    name="mlp_generator")
+    p = keras.Input((dim,), name="points")
+    x = p
+    for _ in range(depth):
+        x = layers.Dense(width)(x)
+        x = layers.LeakyReLU(0.2)(x)
+    d = keras.Model(p, layers.Dense(1, dtype="float32")(x),
+                    name="mlp_discriminator")
+    return g, d
+
+
+def build_networks(config, data_shape, num_classes=None):
+    """Builds `(generator, discriminator)` for the config and data shape.
+
+    Args:
+        config: a resolved run configuration.
+        data_shape: `(H, W, C)` of the images or `(D,)` of points.
+        num_classes: int or `None` for class-conditional networks.
+    """
+    model = config["model"]
+    arch = model["architecture"]
+    latent = model["latent_dim"]
+    width = model["width"] or width_for(data_shape)
+    data_shape = tuple(int(s) for s in data_shape)
+    if len(data_shape) == 1:
+        if num_classes:
+            raise ValueError(
+                "Class-conditional training needs image data; the data are "
+                f"points of shape {data_shape}. Set data.labels=false."
+            )
+        return mlp_networks(latent, data_shape[0], width)
+    if arch == "mlp":
+        raise ValueError(
+            f"model.architecture='mlp' is for point data; the data are images "
+            f"of shape {data_shape}. Pick an image architecture."
+        )
+    common = dict(latent_dim=latent, image_shape=data_shape,
+                  num_classes=num_classes)
+    if arch == "dcgan":
+        from keras_gan_stable.architectures.dcgan import (
+            dcgan_discriminator, dcgan_generator)
+
+        return (dcgan_generator(width=width, **common),
+                dcgan_discriminator(image_shape=data_shape, width=width,
+                                    normalization=model["d_normalization"],
+                                    num_classes=num_classes))
+    if arch in ("sngan_cnn", "sngan_resnet"):
+        kind = arch.split("_")[1]
+        try:
+            import keras_gan_stable.architectures.sngan  # noqa: F401
+        except ImportError:
+            # Older installations without the SNGAN builders: DCGAN networks
+            # with no normalisation in D, trained with the SNGAN objective.
+            import warnings
+
+            warnings.warn("SNGAN builders not found; using DCGAN networks.")
+            return build_networks(
+                {**config, "model": {**model, "architecture": "dcgan",
+                                     "d_normalization": "none"}},
+                data_shape, num_classes)
+        g_fn, d_fn = _import("keras_gan_stable.architectures.sngan",
+                             f"sngan_{kind}_generator",
+                             f"sngan_{kind}_discriminator")
+    elif arch == "sagan":
+        g_fn, d_fn = _import("keras_gan_stable.architectures.sagan",
+                             "sagan_generator", "sagan_discriminator")
+    elif arch == "progan":
+        if num_classes:
+            raise ValueError(
+                "The ProGAN networks are unconditional. Set data.labels=false."
+            )
+        g_fn, d_fn = _import("keras_gan_stable.architectures.progan",
+                             "progan_generator", "progan_discriminator")
+        filters = [min(8 * width, 512)] * 2 + [width * 2 ** max(0, 3 - i)
+                                               for i in range(2, 8)]
+        import math
+
+        levels = int(math.log2(data_shape[0])) - 1
+        filters = filters[:levels]
+        return (_call(g_fn, latent_dim=latent, image_shape=data_shape,
+                      filters=filters),
+                _call(d_fn, image_shape=data_shape, filters=filters))
+    else:
+        raise ValueError(f"Unknown model.architecture {arch!r}.")
+    kwargs = dict(common, width=width)
+    return (_call(g_fn, **kwargs),
+            _call(d_fn, **{k: v for k, v in kwargs.items()
+                           if k != "latent_dim"}))
