@@ -1,8 +1,5 @@
-"""The `keras-gan-stable` command: train, sample, evaluate, export, recipes.
-
-    keras-gan-stable train                      # the main job: SNGAN on digits
-    keras-gan-stable train --recipe wgan-gp --data mnist --epochs 5
-    keras-gan-stable train --resume runs/sngan  # continue exactly after a crash
+"""The `keras-gan-stable` command: train, sample, evaluate, export, recipes
+(usage in docs/cli.md).
 
 It only parses arguments and calls `keras_gan_stable.run`. Bad input: one
 line, exit status 2, nothing written; no backend is imported until needed.
@@ -67,10 +64,11 @@ def _build_parser():
     t.add_argument("--resume", nargs="?", const=True, default=None,
                    metavar="RUN_DIR", help="continue the run in RUN_DIR "
                    "exactly from its newest checkpoint (default: --out)")
+    t.add_argument("--download", action="store_true", help="let keras."
+                   "datasets/tfds download missing data (data.download)")
     t.add_argument("--print-config", action="store_true",
                    help="print the resolved config as YAML and exit")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--backend", **hidden)
 
     s = sub.add_parser("sample", help="write samples from a run, a .keras "
                        "file or a SavedModel")
@@ -80,7 +78,6 @@ def _build_parser():
     s.add_argument("-n", "--num", type=int, default=64, dest="num",
                    help="samples, 1 to 100000")
     s.add_argument("--seed", type=int, default=0, help="latent seed")
-    s.add_argument("--backend", **hidden)
 
     e = sub.add_parser("evaluate", help="metrics of a run or .keras file")
     e.add_argument("source", help="run folder or .keras file")
@@ -89,17 +86,20 @@ def _build_parser():
     e.add_argument("-n", "--num", type=int, default=1000, dest="num",
                    help="generated samples, 1 to 100000")
     e.add_argument("--seed", type=int, default=0, help="latent seed")
-    e.add_argument("--backend", **hidden)
 
-    x = sub.add_parser("export", help="export the generator as a SavedModel")
+    x = sub.add_parser("export", help="export the generator for serving")
     x.add_argument("source", help="run folder or .keras file")
-    x.add_argument("--out", required=True, help="model base folder")
+    x.add_argument("--out", required=True, help="model base folder "
+                   "(SavedModel) or file (.onnx, .tflite)")
+    x.add_argument("--format", default="saved_model", help="saved_model, "
+                   "onnx or litert", choices=("saved_model", "onnx", "litert"))
     x.add_argument("--version", type=int, default=1,
                    help="TF Serving version number (a sub-folder)")
     x.add_argument("--overwrite", action="store_true",
                    help="replace an existing version folder")
-    x.add_argument("--backend", **hidden)
 
+    for command in (t, s, e, x):
+        command.add_argument("--backend", **hidden)
     r = sub.add_parser("recipes", help="list the recipes, or print one's "
                        "full settings")
     r.add_argument("name", nargs="?", default=None, help="a recipe name")
@@ -167,8 +167,10 @@ def cmd_train(args):
                      images=args.images, overrides=args.overrides,
                      verbose=verbose)
     else:
+        extra = ["data.download=true"] if args.download else []
         config = _usage(runs.resolve_config, recipe=args.recipe,
-                        config_file=args.config, overrides=args.overrides,
+                        config_file=args.config,
+                        overrides=args.overrides + extra,
                         data=args.data, epochs=args.epochs,
                         images=args.images, out=args.out, name=args.name)
         if args.print_config:
@@ -213,8 +215,8 @@ def cmd_export(args):
     from keras_gan_stable.run import export_run
 
     path = _usage(export_run, args.source, args.out, version=args.version,
-                  overwrite=args.overwrite)
-    print(f"Exported the generator to {path} (signatures: serve, sample)")
+                  overwrite=args.overwrite, format=args.format)
+    print(f"Exported the generator ({args.format}) to {path}")
     return 0
 
 

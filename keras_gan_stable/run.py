@@ -736,7 +736,8 @@ class Run:
 
         files = {}
         for fmt in self.config["export"]["formats"]:
-            folder = "saved_model" if fmt == "saved_model" else f"export_{fmt}"
+            folder = {"saved_model": "saved_model", "onnx": "generator.onnx",
+                      "litert": "generator.tflite"}[fmt]
             kwargs = {} if fmt == "saved_model" else {"format": fmt}
             try:
                 files[folder] = export_generator(
@@ -931,7 +932,8 @@ def evaluate_run(source, data=None, num=1000, seed=0):
     return metrics
 
 
-def export_run(source, out, version=1, overwrite=False):
+def export_run(source, out, version=1, overwrite=False,
+               format="saved_model"):
     """Exports the generator of a run folder or `.keras` GAN."""
     from keras_gan_stable.export import export_generator
 
@@ -940,7 +942,8 @@ def export_run(source, out, version=1, overwrite=False):
                           f"{version}.")
     _check_writable(out, "--out")
     gan, _ = load_gan(source)
-    return export_generator(gan, out, version=version, overwrite=overwrite)
+    return export_generator(gan, out, version=version, overwrite=overwrite,
+                            format=format)
 
 
 def final_metrics(gan, config, out_dir=None, num=None, seed=0, data=None):

@@ -91,7 +91,7 @@ AUGMENTS = ("diffaugment", "ada")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 METRICS = ("fid", "kid", "pr", "is")
 EXTRACTORS = ("classifier", "inception")
-EXPORT_FORMATS = ("saved_model", "keras", "onnx", "tflite")
+EXPORT_FORMATS = ("saved_model", "onnx", "litert")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge",
           "least_squares")
 PENALTIES = ("gp", "gp_one_sided", "r1", "r2")
