@@ -112,17 +112,28 @@ class _FiniteWatch(keras.callbacks.Callback):
                 self.nan_seen = True
 
 
-def test_exploding_learning_rate_rolls_back_and_lowers_rates(tmp_path):
+@pytest.mark.parametrize("save_every,at,keep", [
+    (2, 5, 2),
+    # The explosion right after a checkpoint, the only one kept: the
+    # skipped G updates leave the step where it was written, and the
+    # rollback must still find it (it asked for an earlier step, found
+    # none, and failed at every streak).
+    (2, 6, 1),
+])
+def test_exploding_learning_rate_rolls_back_and_lowers_rates(tmp_path,
+                                                             save_every, at,
+                                                             keep):
     gan = _gan()
     lr = 1e-3
     gan.compile(d_optimizer=keras.optimizers.Adam(lr),
                 g_optimizer=keras.optimizers.Adam(lr), skip_nonfinite=True)
     data = ResumableBatches(_images(64), batch_size=16, seed=0)
-    ckpt = ResumableCheckpoint(str(tmp_path), data=data, save_every_steps=2,
+    ckpt = ResumableCheckpoint(str(tmp_path), data=data,
+                               save_every_steps=save_every, keep=keep,
                                rollback_after=2, lr_factor=0.5, verbose=0)
     watch = _FiniteWatch()
     gan.fit(data.stream(), steps_per_epoch=4, epochs=4, verbose=0,
-            callbacks=[ckpt, _Explode(at=5), watch])
+            callbacks=[ckpt, _Explode(at=at), watch])
     kinds = [e["event"] for e in ckpt.events]
     assert watch.batches == 16  # the run went on to the end
     assert not watch.nan_seen
@@ -130,7 +141,8 @@ def test_exploding_learning_rate_rolls_back_and_lowers_rates(tmp_path):
     rollbacks = [e for e in ckpt.events if e["event"] == "rollback"]
     assert len(rollbacks) == 1
     # Restored from a checkpoint written before the explosion ...
-    assert rollbacks[0]["step"] <= 5
+    assert rollbacks[0]["step"] <= at
+    assert "rollback_failed" not in kinds
     # ... with the rates of that checkpoint times lr_factor.
     np.testing.assert_allclose(rollbacks[0]["learning_rates"]["d"], lr * 0.5,
                                rtol=1e-6)

@@ -721,7 +721,10 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
         self._rollback(model)
 
     def _rollback(self, model):
-        meta = self._restore(model, max_step=max(self._streak_start - 1, 0))
+        # A skipped G update does not advance the step, so the checkpoint
+        # written at the streak's first step (before the streak: saving
+        # pauses while it lasts) is the last good one.
+        meta = self._restore(model, max_step=self._streak_start)
         self._streak = 0
         self._streak_start = None
         self._last_skips = float(ops.convert_to_numpy(model.nonfinite_skips))
