@@ -37,6 +37,12 @@ MAX_SAMPLES = 100_000
 KNOWN_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10}
 
 
+def recipes_is_points(source):
+    from keras_gan_stable import recipes
+
+    return recipes.is_point_source(source)
+
+
 def _section(name):
     return lambda: copy.deepcopy(cfg.DEFAULT_CONFIG[name])
 
@@ -46,7 +52,7 @@ class DataConfig:
     source: str = "digits"
     image_size: Optional[Union[int, List[int]]] = None
     channels: Optional[int] = None
-    labels: bool = False
+    labels: Union[bool, str] = False
     max_samples: Optional[int] = None
     value_range: Optional[List[float]] = None
     num_samples: int = 10000
@@ -82,6 +88,7 @@ class TrainConfig:
     d_optimizer: dict = dataclasses.field(default_factory=_opt)
     g_optimizer: dict = dataclasses.field(default_factory=_opt)
     ema: Optional[float] = None
+    ema_rampup: Optional[float] = None
     augment: Optional[str] = None
     augment_policy: str = "color,translation,cutout"
     ada_target: float = 0.6
@@ -298,6 +305,7 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
                   num_classes=num_classes, seed=t["seed"])
     if t["ema"] is not None:
         kwargs["ema_decay"] = t["ema"]
+        kwargs["ema_rampup"] = t.get("ema_rampup")
     model_class = GAN
     if config["model"]["architecture"] == "progan":
         from keras_gan_stable.models.progan import ProGAN as model_class
@@ -466,12 +474,25 @@ class Run:
 
         d, t = self.config["data"], self.config["train"]
         kwargs = dict(image_size=d["image_size"], channels=d["channels"],
-                      labels=d["labels"], max_samples=d["max_samples"],
+                      labels=bool(d["labels"]), max_samples=d["max_samples"],
                       value_range=d["value_range"],
                       num_samples=d["num_samples"], seed=t["seed"])
         for key in ("split", "download"):  # only when the user set them
             if d[key] is not None:
                 kwargs[key] = d[key]
+        if d["labels"] == "auto":
+            # Labels where the source has them (class sub-folders, a `y`
+            # array, the built-in labelled sets), none for the rest.
+            if d["source"] in KNOWN_CLASSES:
+                return loaders.load_arrays(d["source"], **kwargs)
+            if recipes_is_points(d["source"]):
+                return loaders.load_arrays(d["source"], **{
+                    **kwargs, "labels": False}), None
+            try:
+                return loaders.load_arrays(d["source"], **kwargs)
+            except loaders.DataError:
+                return loaders.load_arrays(d["source"], **{
+                    **kwargs, "labels": False}), None
         x = loaders.load_arrays(d["source"], **kwargs)
         return x if d["labels"] else (x, None)
 
@@ -994,9 +1015,26 @@ def final_metrics(gan, config, out_dir=None, num=None, seed=0, data=None):
         result = evaluate(gan, (real, labels), metrics=out["metrics"],
                           extractor=clf, num_samples=num, seed=seed)
         note = f"feature classifier trained on {source}"
+        result.update(_class_coverage(clf, fake, real))
     metrics = {k: float(v) for k, v in result.items()
                if isinstance(v, (int, float, np.floating, np.integer))}
     return {**metrics, "samples": int(num), "features": note}
+
+
+def _class_coverage(classifier, fake, real):
+    """Which classes the metric's classifier sees among the samples: the
+    number holding >= 3% of them, their KL to uniform, the mean confidence
+    (and the same confidence on real images, for scale)."""
+    from keras_gan_stable.metrics import class_coverage
+
+    def probs(x):
+        p = classifier.predict(x, batch_size=256, verbose=0)
+        return p[0] if isinstance(p, (list, tuple)) else p
+
+    cov = class_coverage(probs(fake))
+    real_conf = class_coverage(probs(real[:len(fake)]))["confidence"]
+    return {"classes": int(cov["classes"]), "class_kl": cov["kl"],
+            "confidence": cov["confidence"], "real_confidence": real_conf}
 
 
 def _feature_classifier(real, labels, out_dir):

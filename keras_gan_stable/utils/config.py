@@ -54,6 +54,7 @@ DEFAULT_CONFIG = {
         "g_optimizer": {"name": "adam", "learning_rate": 2e-4,
                         "beta_1": 0.5, "beta_2": 0.999},
         "ema": None,
+        "ema_rampup": None,
         "augment": None,
         "augment_policy": "color,translation,cutout",
         "ada_target": 0.6,
@@ -275,8 +276,10 @@ def validate_config(config):
     if flat["data.channels"] not in (None, 1, 3) or isinstance(
             flat["data.channels"], bool):
         _fail("data.channels", flat["data.channels"], "1, 3 or null")
-    if not isinstance(flat["data.labels"], bool):
-        _fail("data.labels", flat["data.labels"], "true or false")
+    if not (isinstance(flat["data.labels"], bool)
+            or flat["data.labels"] == "auto"):
+        _fail("data.labels", flat["data.labels"],
+              "true, false or 'auto' (labels where the data has them)")
     for key in ("data.max_samples",):
         v = flat[key]
         if v is not None and not (_is_int(v) and v > 0):
@@ -320,6 +323,10 @@ def validate_config(config):
               "a positive number or null")
     if flat["train.ema"] is not None and not 0 <= flat["train.ema"] < 1:
         _fail("train.ema", flat["train.ema"], "a decay in [0, 1) or null")
+    v = flat["train.ema_rampup"]
+    if v is not None and not (_is_num(v) and v > 0):
+        _fail("train.ema_rampup", v, "a number > 0 (0.05 in StyleGAN2-ADA) "
+              "or null")
     for key in ("train.drift", "train.label_smoothing"):
         v = flat[key]
         if not (_is_num(v) and 0 <= v < 1):
