@@ -3,11 +3,10 @@
 import keras
 import numpy as np
 from keras import ops
-from keras.src.backend.common.stateless_scope import StatelessScope
-from keras.src.backend.common.stateless_scope import get_stateless_scope
-from keras.src.backend.common.stateless_scope import in_stateless_scope
 
 from keras_gan_stable.layers.power_iteration import power_iteration_enabled
+from keras_gan_stable.utils.keras_compat import child_stateless_scope
+from keras_gan_stable.utils.keras_compat import in_stateless_scope
 
 _TRANSPOSED_CONVS = (
     keras.layers.Conv1DTranspose,
@@ -285,12 +284,7 @@ class SpectralNormalization(keras.layers.Wrapper):
         # Run the wrapped layer with W_bar read in place of its weight; the
         # variable itself is never assigned. Reads of every other variable
         # see the enclosing scope's values (JAX passes state that way).
-        parent = get_stateless_scope()
-        scope = StatelessScope()
-        if parent is not None:
-            scope.state_mapping = dict(parent.state_mapping)
-        scope.state_mapping[id(variable)] = w_bar
-        with scope:
+        with child_stateless_scope([(variable, w_bar)]):
             outputs = self.layer(inputs)
         return outputs
 
