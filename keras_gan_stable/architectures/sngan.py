@@ -54,7 +54,9 @@ class GlobalSumPooling2D(layers.Layer):
     """Sums `[N, H, W, C]` over the spatial axes to `[N, C]` (SNGAN's D)."""
 
     def call(self, inputs):
-        return ops.sum(inputs, axis=(1, 2))
+        # Summed in float32 (H * W half-precision terms would lose digits).
+        return ops.cast(ops.sum(ops.cast(inputs, "float32"), axis=(1, 2)),
+                        inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])

@@ -1,0 +1,190 @@
+"""The layer contract (`layer_test_case.run_layer_test`) for every public
+layer and network builder, on TensorFlow, JAX and PyTorch.
+
+Tiny configurations (4-16 channels, 8-32 px, batch 2-4). The mixed-precision
+depths count the rounding stages (weight layers and normalisations) on the
+longest path of each network; see `layer_test_case` for the tolerance.
+"""
+
+import keras
+import numpy as np
+import pytest
+from layer_test_case import dtype_policy
+from layer_test_case import run_layer_test
+
+from keras_gan_stable.architectures.dcgan import dcgan_discriminator
+from keras_gan_stable.architectures.dcgan import dcgan_generator
+from keras_gan_stable.architectures.progan import progan_discriminator
+from keras_gan_stable.architectures.progan import progan_generator
+from keras_gan_stable.architectures.sagan import sagan_discriminator
+from keras_gan_stable.architectures.sagan import sagan_generator
+from keras_gan_stable.architectures.sngan import GlobalSumPooling2D
+from keras_gan_stable.architectures.sngan import sngan_cnn_discriminator
+from keras_gan_stable.architectures.sngan import sngan_cnn_generator
+from keras_gan_stable.architectures.sngan import sngan_resnet_discriminator
+from keras_gan_stable.architectures.sngan import sngan_resnet_generator
+from keras_gan_stable.distribute import SyncBatchNormalization
+from keras_gan_stable.layers import ConditionalBatchNormalization
+from keras_gan_stable.layers import EqualizedConv2D
+from keras_gan_stable.layers import EqualizedDense
+from keras_gan_stable.layers import FadeIn
+from keras_gan_stable.layers import MinibatchStdDev
+from keras_gan_stable.layers import PixelNormalization
+from keras_gan_stable.layers import SelfAttention2D
+from keras_gan_stable.layers import SpectralNormalization
+
+pytestmark = pytest.mark.multibackend
+import os
+RUN_EAGERLY = os.environ.get("RE", "0") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    # Whatever a failing check left behind, the next test starts in float32.
+    with dtype_policy("float32"):
+        yield
+
+
+def _normal(*shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def _labels(n, classes, seed=1):
+    return np.random.default_rng(seed).integers(
+        0, classes, size=(n,)).astype("int32")
+
+
+def _sn(make_layer):
+    # A fresh wrapped layer for every instance: it takes the dtype policy
+    # in force when it is made.
+    def build(**kwargs):
+        return SpectralNormalization(make_layer(), **kwargs)
+
+    return build
+
+
+# ---------------------------------------------------------------------- #
+# Layers
+# ---------------------------------------------------------------------- #
+# (id, class, init kwargs, inputs, output shape, trainable, non-trainable,
+#  extra run_layer_test arguments)
+LAYER_CASES = [
+    ("sn_dense", _sn(lambda: keras.layers.Dense(4, name="d")),
+     {}, _normal(2, 6), (2, 4), 2, 2,
+     {}),
+    ("sn_conv2d", _sn(lambda: keras.layers.Conv2D(4, 3, name="c")),
+     {}, _normal(2, 6, 6, 3),
+     (2, 4, 4, 4), 2, 2, {}),
+    ("sn_conv2d_transpose", _sn(lambda: keras.layers.Conv2DTranspose(
+        4, 3, strides=2, padding="same", name="ct")),
+     {},
+     _normal(2, 4, 4, 3), (2, 8, 8, 4), 2, 2, {}),
+    ("sn_embedding", _sn(lambda: keras.layers.Embedding(5, 4, name="e")),
+     {},
+     _labels(4, 5)[:, None], (4, 1, 4), 1, 2, {}),
+    # gamma starts at 0 (identity block); 0.5 makes the attention branch
+    # count in every comparison. One step from gamma = 0.5 moves all
+    # weights.
+    ("self_attention_materialized", SelfAttention2D,
+     {"query_key_reduction": 4, "implementation": "materialized"},
+     _normal(2, 4, 4, 8), (2, 4, 4, 8), 5, 0,
+     {"init_weights": lambda l: l.gamma.assign(0.5),
+      "mixed_precision_depth": 3}),
+    ("self_attention_default_sn", SelfAttention2D,
+     {"query_key_reduction": 4, "spectral_norm": True,
+      "pool_keys_values": True},
+     _normal(2, 4, 4, 8), (2, 4, 4, 8), 5, 8,
+     {"init_weights": lambda l: l.gamma.assign(0.5),
+      "mixed_precision_depth": 3}),
+    ("conditional_batch_norm", ConditionalBatchNormalization,
+     {"num_classes": 3, "gamma_initializer": "random_normal",
+      "beta_initializer": "random_normal"},
+     [_normal(4, 3, 3, 4), _labels(4, 3)], (4, 3, 3, 4), 2, 2,
+     {"call_kwargs": {"training": True}, "mixed_precision_depth": 2}),
+    ("sync_batch_norm", SyncBatchNormalization, {"momentum": 0.9},
+     _normal(4, 3, 3, 4), (4, 3, 3, 4), 2, 2,
+     {"call_kwargs": {"training": True}, "mixed_precision_depth": 2}),
+    ("pixel_norm", PixelNormalization, {}, _normal(2, 3, 3, 8) * 100.0,
+     (2, 3, 3, 8), 0, 0, {"run_training": False}),
+    ("minibatch_stddev", MinibatchStdDev, {"group_size": 2},
+     _normal(4, 3, 3, 5), (4, 3, 3, 6), 0, 0, {"run_training": False}),
+    ("equalized_dense", EqualizedDense, {"units": 4}, _normal(2, 6), (2, 4),
+     2, 0, {}),
+    ("equalized_conv2d", EqualizedConv2D, {"filters": 4, "kernel_size": 3},
+     _normal(2, 5, 5, 3), (2, 5, 5, 4), 2, 0, {}),
+    ("fade_in", FadeIn, {"alpha": 0.25},
+     [_normal(2, 4, 4, 3), _normal(2, 4, 4, 3, seed=1)], (2, 4, 4, 3), 0, 1,
+     {"run_training": False}),
+    ("global_sum_pooling", GlobalSumPooling2D, {}, _normal(2, 4, 4, 3),
+     (2, 3), 0, 0, {"run_training": False}),
+]
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs,data,shape,n_train,n_non_train,extra",
+    [case[1:] for case in LAYER_CASES], ids=[case[0] for case in LAYER_CASES])
+def test_layer_contract(cls, kwargs, data, shape, n_train, n_non_train, extra,
+                        tmp_path):
+    run_layer_test(cls, kwargs, data, shape, n_train, n_non_train, tmp_path,
+                   **extra)
+
+
+# ---------------------------------------------------------------------- #
+# Network builders: images and logits stay float32 under a mixed policy.
+# ---------------------------------------------------------------------- #
+# (id, builder, kwargs, inputs, output shape, trainable, non-trainable,
+#  depth or {"depth": rounding stages, "unchanged": trainable weights with a
+#  structurally zero gradient at initialisation})
+# Structural zeros: a fresh SAGAN attention block has gamma = 0, so its four
+# convolutions get no gradient in the first step; a ProGAN network at its
+# last level with alpha = 1 multiplies the previous level's toRGB/fromRGB
+# by 1 - alpha = 0.
+BUILDER_CASES = [
+    ("dcgan_generator", dcgan_generator,
+     {"latent_dim": 8, "image_shape": (28, 28, 1), "width": 4},
+     _normal(2, 8), (2, 28, 28, 1), 8, 4, 3),
+    ("dcgan_discriminator", dcgan_discriminator,
+     {"image_shape": (28, 28, 1), "width": 4},
+     _normal(2, 28, 28, 1), (2, 1), 7, 2, 3),
+    ("sngan_cnn_generator_conditional", sngan_cnn_generator,
+     {"latent_dim": 8, "image_shape": (8, 8, 1), "width": 2,
+      "num_classes": 3},
+     [_normal(2, 8), _labels(2, 3)], (2, 8, 8, 1), 18, 8, 5),
+    ("sngan_cnn_discriminator", sngan_cnn_discriminator,
+     {"image_shape": (8, 8, 1), "width": 2},
+     _normal(2, 8, 8, 1), (2, 1), 16, 16, 8),
+    ("sngan_resnet_generator", sngan_resnet_generator,
+     {"latent_dim": 8, "image_shape": (32, 32, 1), "width": 4},
+     _normal(2, 8), (2, 32, 32, 1), 36, 14, 8),
+    ("sngan_resnet_discriminator_projection", sngan_resnet_discriminator,
+     {"image_shape": (32, 32, 1), "width": 4, "num_classes": 3},
+     [_normal(2, 32, 32, 1), _labels(2, 3)], (2, 1), 23, 24, 10),
+    ("sagan_generator", sagan_generator,
+     {"latent_dim": 8, "image_shape": (32, 32, 1), "width": 1,
+      "attention_resolutions": (8,)},
+     _normal(2, 8), (2, 32, 32, 1), 41, 44, {"depth": 10, "unchanged": 4}),
+    ("sagan_discriminator", sagan_discriminator,
+     {"image_shape": (32, 32, 1), "width": 1, "attention_resolutions": (8,)},
+     _normal(2, 32, 32, 1), (2, 1), 27, 30, {"depth": 12, "unchanged": 4}),
+    ("progan_generator", progan_generator,
+     {"latent_dim": 8, "image_shape": (8, 8, 1), "filters": 4},
+     _normal(2, 8), (2, 8, 8, 1), 12, 2, {"depth": 6, "unchanged": 2}),
+    ("progan_discriminator", progan_discriminator,
+     {"image_shape": (8, 8, 1), "filters": 4, "mbstd_group_size": 2},
+     _normal(2, 8, 8, 1), (2, 1), 14, 2, {"depth": 7, "unchanged": 2}),
+]
+
+
+@pytest.mark.parametrize(
+    "builder,kwargs,data,shape,n_train,n_non_train,extra",
+    [case[1:] for case in BUILDER_CASES],
+    ids=[case[0] for case in BUILDER_CASES])
+def test_builder_contract(builder, kwargs, data, shape, n_train, n_non_train,
+                          extra, tmp_path):
+    if not isinstance(extra, dict):
+        extra = {"depth": extra}
+    run_layer_test(builder, kwargs, data, shape, n_train, n_non_train,
+                   tmp_path, mixed_precision_depth=extra["depth"],
+                   max_unchanged_trainable_weights=extra.get("unchanged", 0),
+                   mixed_precision_output_dtype="float32",
+                   run_eagerly=RUN_EAGERLY)
