@@ -12,7 +12,9 @@ current backend:
    bitwise equal outputs (the same arithmetic runs);
 4. `.keras` save and load: bitwise equal outputs;
 5. a `fit()` step (SGD on a mean squared error) changes the trainable
-   weights;
+   weights, in float32 and under both mixed policies (Keras wraps the
+   optimizer in a `LossScaleOptimizer` under `mixed_float16`); they stay
+   finite and float32;
 6. the same layer under the `mixed_float16` and `mixed_bfloat16` policies:
    the output has the compute dtype (or float32 where the convention says
    so: image and logit outputs of the network builders), every floating
@@ -88,6 +90,7 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape,
                    mixed_precision_depth=1,
                    mixed_precision_output_dtype=None,
                    mixed_precision_policies=tuple(MIXED_POLICIES),
+                   mixed_training_policies=tuple(MIXED_POLICIES),
                    run_eagerly=False):
     """Runs the contract checks of the module docstring.
 
@@ -113,6 +116,8 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape,
         mixed_precision_output_dtype: `None` (the compute dtype) or
             `"float32"` (outputs kept in float32 by convention).
         mixed_precision_policies: policies to check.
+        mixed_training_policies: policies under which the `fit()` check
+            runs too.
         run_eagerly: bool. Passed to `compile()` for the `fit()` step.
     """
     call_kwargs = dict(call_kwargs or {})
@@ -204,21 +209,49 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape,
             f"max|y| {scale:.3g}; error / (eps * max|y|) = "
             f"{err / (eps * scale):.2f})")
 
-    # 5. A training step changes the trainable weights.
+    # 5. A training step changes the trainable weights, in float32 and under
+    # the mixed policies (where mixed_float16 trains through Keras'
+    # LossScaleOptimizer).
     if run_training:
         assert model.trainable_weights, "nothing to train"
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                      loss="mse", run_eagerly=run_eagerly)
-        target = np.random.default_rng(0).normal(
-            size=ref_out.shape).astype("float32")
-        before = [_numpy(w) for w in model.trainable_weights]
-        batch = len(inputs[0])
-        model.fit(inputs if len(inputs) > 1 else inputs[0], target,
-                  batch_size=batch, epochs=1, verbose=0, shuffle=False)
-        after = [_numpy(w) for w in model.trainable_weights]
-        unchanged = [w.path for w, b, a in zip(
-            model.trainable_weights, before, after) if np.array_equal(b, a)]
-        assert all(np.all(np.isfinite(a)) for a in after), "non-finite step"
-        assert len(unchanged) <= max_unchanged_trainable_weights, (
-            f"a fit() step left {unchanged} unchanged")
+        _check_fit(model, inputs, ref_out, run_eagerly,
+                   max_unchanged_trainable_weights, "float32", steps=1)
+        for policy in mixed_training_policies:
+            with dtype_policy(policy):
+                half = _make(layer_cls, init_kwargs)
+                if not is_model:
+                    half = keras.Model(
+                        sym_inputs if len(inputs) > 1 else sym_inputs[0],
+                        _call(half, sym_inputs, call_kwargs))
+                half.set_weights(ref_weights)
+                # Loss scaling starts at 2**15 and halves on each overflow
+                # (a skipped step); 4 steps leave room for that.
+                _check_fit(half, inputs, ref_out, run_eagerly,
+                           max_unchanged_trainable_weights, policy, steps=4)
     return obj
+
+
+def _check_fit(model, inputs, ref_out, run_eagerly, max_unchanged, label,
+               steps):
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+                  loss="mse", run_eagerly=run_eagerly)
+    # Targets near the current outputs: a loss gradient of order 0.1, which
+    # the LossScaleOptimizer's initial scale of 2**15 does not push past
+    # float16's 65504 (a random target against a summed-pooled logit of
+    # order 10 did, and every step was skipped, as loss scaling does by
+    # design until the scale has come down).
+    target = (ref_out + 0.1 * np.random.default_rng(0).normal(
+        size=ref_out.shape)).astype("float32")
+    before = [_numpy(w) for w in model.trainable_weights]
+    batch = len(inputs[0])
+    x = [np.concatenate([a] * steps) for a in inputs]
+    model.fit(x if len(x) > 1 else x[0], np.concatenate([target] * steps),
+              batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    after = [_numpy(w) for w in model.trainable_weights]
+    unchanged = [w.path for w, b, a in zip(
+        model.trainable_weights, before, after) if np.array_equal(b, a)]
+    assert all(np.all(np.isfinite(a)) for a in after), (
+        f"{label}: non-finite weights after fit()")
+    assert all(_dtype(w) == "float32" for w in model.trainable_weights), label
+    assert len(unchanged) <= max_unchanged, (
+        f"{label}: fit() left {unchanged} unchanged")
