@@ -111,6 +111,10 @@ class SpectralNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer, power_iterations=1, epsilon=1e-12, **kwargs):
+        # The wrapper computes in its layer's dtype policy (a layer kept in
+        # float32 under a mixed policy stays float32 wrapped).
+        if isinstance(layer, keras.layers.Layer):
+            kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         if isinstance(layer, _UNSUPPORTED):
             raise ValueError(
