@@ -39,6 +39,10 @@ pytestmark = pytest.mark.multibackend
 # these tiny networks), jitted on JAX (its op-by-op eager mode compiles
 # every primitive: 6x slower). PyTorch runs eagerly either way.
 RUN_EAGERLY = keras.backend.backend() == "tensorflow"
+# The fit() check under both mixed policies; on JAX, where each policy is
+# one more jit compilation, under the loss-scaled mixed_float16 only.
+LAYER_MIXED_TRAINING = (("mixed_float16",) if keras.backend.backend() == "jax"
+                        else ("mixed_float16", "mixed_bfloat16"))
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +133,8 @@ LAYER_CASES = [
 def test_layer_contract(cls, kwargs, data, shape, n_train, n_non_train, extra,
                         tmp_path):
     run_layer_test(cls, kwargs, data, shape, n_train, n_non_train, tmp_path,
-                   run_eagerly=RUN_EAGERLY, **extra)
+                   run_eagerly=RUN_EAGERLY,
+                   mixed_training_policies=LAYER_MIXED_TRAINING, **extra)
 
 
 # ---------------------------------------------------------------------- #
