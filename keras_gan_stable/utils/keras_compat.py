@@ -11,7 +11,12 @@ release changes it. `pyproject.toml` pins `keras>=3.15,<4`.
 | `flatten_layers` | `Layer._flatten_layers` | `models/gan.py`, `callbacks/stability_monitor.py` | every nested layer of a model, subclassed models and wrappers included |
 | `unsynced_callback_model` | `Callback._model` | `callbacks/stability_monitor.py` | the model without `Callback.model`'s JAX state sync |
 | `tensorflow_nn` (lazy), `override_tf_compute_moments` | `keras.src.backend.tensorflow.nn._compute_moments` | `backend/tensorflow.py` | twice-differentiable `ops.moments` under a gradient penalty |
-| `in_multi_worker_mode` | TensorFlow's `strategy.extended._in_multi_worker_mode()` | `backend/tensorflow.py` (one line may still call it directly) | whether a `tf.distribute` strategy spans workers |
+| `in_multi_worker_mode` | TensorFlow's `strategy.extended._in_multi_worker_mode()` | `backend/tensorflow.py` | whether a `tf.distribute` strategy spans workers |
+
+`backend/tensorflow.py` imports the TF `nn` module from here but still
+spells `_compute_moments` and `_in_multi_worker_mode` itself;
+`override_tf_compute_moments(fn)` and `in_multi_worker_mode(strategy)` are
+the drop-in replacements for those two places. The canaries cover both.
 
 >>> from keras_gan_stable.utils import keras_compat
 >>> layers = list(keras_compat.flatten_layers(model))
