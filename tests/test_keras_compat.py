@@ -48,6 +48,30 @@ def test_stateless_scope_reads_overrides_and_records_assignments():
     assert float(a.value) == 1.0 and float(b.value) == 2.0, msg
 
 
+@pytest.mark.multibackend
+def test_no_autocast_reads_float32_inside_a_mixed_call():
+    msg = _canary("no_autocast", "SpectralNormalization.call")
+    seen = {}
+
+    class Probe(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(), initializer="ones")
+
+        def call(self, x):
+            seen["autocast"] = keras.backend.standardize_dtype(
+                self.w.value.dtype)
+            with keras_compat.no_autocast():
+                seen["raw"] = keras.backend.standardize_dtype(
+                    self.w.value.dtype)
+            seen["after"] = keras.backend.standardize_dtype(
+                self.w.value.dtype)
+            return x
+
+    Probe(dtype="mixed_float16")(np.ones((1,), "float32"))
+    assert seen == {"autocast": "float16", "raw": "float32",
+                    "after": "float16"}, (msg, seen)
+
+
 def test_flatten_layers_lists_nested_layers_in_order():
     msg = _canary("flatten_layers",
                   "models/gan.py and callbacks/stability_monitor.py")

@@ -223,3 +223,28 @@ def test_builder_contract(builder, kwargs, data, shape, n_train, n_non_train,
                    # the layers (CPU time).
                    mixed_training_policies=("mixed_float16",),
                    run_eagerly=RUN_EAGERLY)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_spectral_norm_power_iteration_stays_float32(policy):
+    # The power iteration reads only W (float32 variable), never the
+    # half-precision activations: under a mixed policy u, v and sigma are
+    # float32 and bitwise those of the float32 layer with the same weights.
+    x = _normal(2, 6)
+    ref = SpectralNormalization(keras.layers.Dense(4))
+    ref(x)
+    with dtype_policy(policy):
+        half = SpectralNormalization(keras.layers.Dense(4))
+        half(x)
+        half.set_weights(ref.get_weights())
+        y = half(x, training=True)
+        sigma = half.sigma()
+    ref(x, training=True)
+    assert keras.backend.standardize_dtype(y.dtype) == policy[6:]
+    assert keras.backend.standardize_dtype(sigma.dtype) == "float32"
+    for a, b in zip(half.non_trainable_weights, ref.non_trainable_weights):
+        assert keras.backend.standardize_dtype(a.dtype) == "float32"
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
+                                      keras.ops.convert_to_numpy(b))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(sigma),
+                                  keras.ops.convert_to_numpy(ref.sigma()))

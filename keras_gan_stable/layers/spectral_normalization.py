@@ -7,6 +7,7 @@ from keras import ops
 from keras_gan_stable.layers.power_iteration import power_iteration_enabled
 from keras_gan_stable.utils.keras_compat import child_stateless_scope
 from keras_gan_stable.utils.keras_compat import in_stateless_scope
+from keras_gan_stable.utils.keras_compat import no_autocast
 
 _TRANSPOSED_CONVS = (
     keras.layers.Conv1DTranspose,
@@ -207,11 +208,18 @@ class SpectralNormalization(keras.layers.Wrapper):
         w = ops.transpose(w, perm)
         return ops.reshape(w, (ops.shape(w)[0], -1))
 
+    def _float32_weight(self):
+        # The float32 weight itself: under a mixed policy an autocast read
+        # would round it to float16/bfloat16 before the power iteration and
+        # sigma (inside `call`, or a build inside an enclosing layer's call).
+        with no_autocast():
+            return ops.cast(self._weight_variable.value, "float32")
+
     def _warm_start(self):
         if in_stateless_scope():
             return
         w_mat = self._to_matrix(
-            ops.cast(self._weight_variable.value, "float32"))
+            self._float32_weight())
         u, v = self.vector_u.value, self.vector_v.value
         try:  # eager values: the same iterations in NumPy, without the
             # per-op dispatch of ~200 small backend ops (3x faster builds
@@ -226,7 +234,7 @@ class SpectralNormalization(keras.layers.Wrapper):
 
     def _warm_start_with_ops(self):
         w_mat = self._to_matrix(
-            ops.cast(self._weight_variable.value, "float32"))
+            self._float32_weight())
         self._set_vectors(*self._power_iteration(
             w_mat, self.vector_u.value, self.vector_v.value,
             _WARM_START_ITERATIONS))
@@ -254,13 +262,13 @@ class SpectralNormalization(keras.layers.Wrapper):
         """The current estimate of the top singular value of the weight,
         from the stored `u` and `v` (nothing is updated)."""
         return self._sigma(
-            self._to_matrix(ops.cast(self._weight_variable.value, "float32")),
+            self._to_matrix(self._float32_weight()),
             ops.stop_gradient(self.vector_u.value),
             ops.stop_gradient(self.vector_v.value))
 
     def normalized_weight(self):
         """`W / sigma()` in the wrapped layer's weight layout."""
-        w = ops.cast(self._weight_variable.value, "float32")
+        w = self._float32_weight()
         return w / self.sigma()
 
     # ------------------------------------------------------------------ #
@@ -268,7 +276,9 @@ class SpectralNormalization(keras.layers.Wrapper):
     # ------------------------------------------------------------------ #
     def call(self, inputs, training=None, update_vectors=None):
         variable = self._weight_variable
-        w = ops.cast(variable.value, "float32")
+        # W / sigma in float32; the wrapped layer casts it to its compute
+        # dtype when it reads it.
+        w = self._float32_weight()
         w_mat = self._to_matrix(w)  # [out, in]
         if update_vectors is None:
             update = bool(training) and power_iteration_enabled()

@@ -8,6 +8,7 @@ release changes it. `pyproject.toml` pins `keras>=3.15,<4`.
 | entry | private API | used by | why |
 | --- | --- | --- | --- |
 | `StatelessScope`, `get_stateless_scope`, `in_stateless_scope`, `child_stateless_scope` | `keras.src.backend.common.stateless_scope` (and its `state_mapping`, keyed by `id(variable)`) | `layers/spectral_normalization.py`, `backend/jax.py` | SN reads `W / sigma` in place of the kernel without assigning it; the JAX step runs as a pure function |
+| `no_autocast` | `keras.src.backend.common.variables.AutocastScope(None)` | `layers/spectral_normalization.py` | read the float32 kernel inside a mixed-precision `call` (the power iteration runs in float32) |
 | `flatten_layers` | `Layer._flatten_layers` | `models/gan.py`, `callbacks/stability_monitor.py` | every nested layer of a model, subclassed models and wrappers included |
 | `unsynced_callback_model` | `Callback._model` | `callbacks/stability_monitor.py` | the model without `Callback.model`'s JAX state sync |
 | `tensorflow_nn` (lazy), `override_tf_compute_moments` | `keras.src.backend.tensorflow.nn._compute_moments` | `backend/tensorflow.py` | twice-differentiable `ops.moments` under a gradient penalty |
@@ -25,6 +26,7 @@ the drop-in replacements for those two places. The canaries cover both.
 import contextlib
 
 try:
+    from keras.src.backend.common.variables import AutocastScope
     from keras.src.backend.common.stateless_scope import StatelessScope
     from keras.src.backend.common.stateless_scope import get_stateless_scope
     from keras.src.backend.common.stateless_scope import in_stateless_scope
@@ -33,7 +35,8 @@ except ImportError as e:  # pragma: no cover - a Keras that moved it
 
     raise ImportError(
         "keras_gan_stable needs `keras.src.backend.common.stateless_scope` "
-        "(StatelessScope, get_stateless_scope, in_stateless_scope), which "
+        "(StatelessScope, get_stateless_scope, in_stateless_scope) and "
+        "`keras.src.backend.common.variables.AutocastScope`, which "
         f"this Keras ({_keras.__version__}) does not have. Install a "
         "supported Keras: pip install 'keras>=3.15,<4'."
     ) from e
@@ -45,6 +48,7 @@ __all__ = [
     "get_stateless_scope",
     "in_multi_worker_mode",
     "in_stateless_scope",
+    "no_autocast",
     "override_tf_compute_moments",
     "unsynced_callback_model",
 ]
@@ -81,6 +85,13 @@ def child_stateless_scope(overrides=None):
     for variable, value in overrides or ():
         scope.state_mapping[id(variable)] = value
     return scope
+
+
+def no_autocast():
+    """A context in which variables read their own dtype (no autocasting to
+    a layer's compute dtype, which `Layer.__call__` switches on under a
+    mixed policy)."""
+    return AutocastScope(None)
 
 
 def flatten_layers(layer, include_self=False, recursive=True):
