@@ -151,7 +151,8 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape,
                   for x in inputs]
     sym_obj = obj if is_model else _make(layer_cls, init_kwargs)
     sym_out = _call(sym_obj, sym_inputs, call_kwargs)
-    assert tuple(sym_out.shape) == (None,) + tuple(expected_output_shape[1:]), (
+    expected_symbolic = (None,) + tuple(expected_output_shape[1:])
+    assert tuple(sym_out.shape) == expected_symbolic, (
         f"symbolic output shape {tuple(sym_out.shape)}")
     assert _dtype(sym_out) == "float32", _dtype(sym_out)
     if not is_model:

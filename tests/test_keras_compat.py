@@ -1,4 +1,4 @@
-"""Canaries for the private Keras APIs in `keras_gan_stable.utils.keras_compat`.
+"""Canaries for the private Keras APIs of `utils/keras_compat.py`.
 
 One test per entry of the module. Each asserts the behaviour the package
 relies on (not only that a name exists), and fails with a message naming
@@ -148,7 +148,8 @@ def test_no_private_keras_api_outside_the_compat_module():
         for i, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("#")[0]
             if pattern.search(code):
-                offenders.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
+                offenders.append(
+                    f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
     # backend/tensorflow.py (owned by the train-step code) still spells the
     # attribute names it swaps; they are covered by the canaries above.
     allowed = ("keras_gan_stable/backend/tensorflow.py",)
@@ -163,6 +164,7 @@ def test_keras_is_pinned_below_the_next_major():
     match = re.search(r'"keras(>=[^"]*)"', text)
     assert match and "<4" in match.group(1), (
         "pyproject.toml should pin keras below 4 (the private APIs in "
-        f"keras_compat are checked against Keras 3). Found: {match and match.group(0)}")
+        "keras_compat are checked against Keras 3). Found: "
+        f"{match and match.group(0)}")
     major, minor = (int(p) for p in keras.__version__.split(".")[:2])
     assert (3, 15) <= (major, minor) < (4, 0), keras.__version__

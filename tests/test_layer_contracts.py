@@ -154,13 +154,13 @@ def test_layer_contract(cls, kwargs, data, shape, n_train, n_non_train, extra,
 # 8x8 pixel norm, dense, 3 x (conv, pixel norm) + pixel norm, toRGB = 10;
 # ProGAN D fromRGB, 2 convs, mbstd, conv, 2 dense + fade = 8.
 # Measured on TF, the largest error / (2 eps max|y|) is 4.2 (ProGAN G,
-# bfloat16; bound 10) and 3.1 (ResNet G, bfloat16; bound 15).
+# bfloat16; bound 10) and 3.0 (ResNet G, bfloat16; bound 15).
 # Structural zeros: the SNGAN CNN generator's dense and deconvolution
 # biases feed a batch norm, which removes any constant (their gradient is
-# round-off, exactly 0 in float16); a fresh SAGAN attention block has gamma = 0, so its four
-# convolutions get no gradient in the first step; a ProGAN network at its
-# last level with alpha = 1 multiplies the previous level's toRGB/fromRGB
-# by 1 - alpha = 0.
+# round-off, exactly 0 in float16); a fresh SAGAN attention block has
+# gamma = 0, so its four convolutions get no gradient in the first step; a
+# ProGAN network at its last level with alpha = 1 multiplies the previous
+# level's toRGB/fromRGB by 1 - alpha = 0.
 BUILDER_CASES = [
     ("dcgan_generator", dcgan_generator,
      {"latent_dim": 8, "image_shape": (28, 28, 1), "width": 4},
@@ -199,7 +199,7 @@ BUILDER_CASES = [
 
 
 # JAX's eager mode compiles every primitive for every new shape and dtype:
-# the ten builders cost about 90 CPU-seconds there (against about 15 on
+# the ten builders cost about 100 CPU-seconds there (against about 15 on
 # TensorFlow and PyTorch), over the JAX fast pass's budget, so on JAX they
 # run with the slow tests: KERAS_BACKEND=jax pytest -m slow
 # tests/test_layer_contracts.py. The layers run in every fast pass.

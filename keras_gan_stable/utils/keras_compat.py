@@ -1,18 +1,33 @@
-"""Every private Keras (and TensorFlow) API the package relies on, in one place.
+"""Every private Keras (and TensorFlow) API the package uses, in one place.
 
 Keras 3 keeps a few things the package needs behind private names. Each use
 goes through this module, and `tests/test_keras_compat.py` holds one canary
 test per entry that fails with a message naming the entry when a Keras
 release changes it. `pyproject.toml` pins `keras>=3.15,<4`.
 
-| entry | private API | used by | why |
-| --- | --- | --- | --- |
-| `StatelessScope`, `get_stateless_scope`, `in_stateless_scope`, `child_stateless_scope` | `keras.src.backend.common.stateless_scope` (and its `state_mapping`, keyed by `id(variable)`) | `layers/spectral_normalization.py`, `backend/jax.py` | SN reads `W / sigma` in place of the kernel without assigning it; the JAX step runs as a pure function |
-| `no_autocast` | `keras.src.backend.common.variables.AutocastScope(None)` | `layers/spectral_normalization.py` | read the float32 kernel inside a mixed-precision `call` (the power iteration runs in float32) |
-| `flatten_layers` | `Layer._flatten_layers` | `models/gan.py`, `callbacks/stability_monitor.py` | every nested layer of a model, subclassed models and wrappers included |
-| `unsynced_callback_model` | `Callback._model` | `callbacks/stability_monitor.py` | the model without `Callback.model`'s JAX state sync |
-| `tensorflow_nn` (lazy), `override_tf_compute_moments` | `keras.src.backend.tensorflow.nn._compute_moments` | `backend/tensorflow.py` | twice-differentiable `ops.moments` under a gradient penalty |
-| `in_multi_worker_mode` | TensorFlow's `strategy.extended._in_multi_worker_mode()` | `backend/tensorflow.py` | whether a `tf.distribute` strategy spans workers |
+Entries (private API; used by; why):
+
+- `StatelessScope`, `get_stateless_scope`, `in_stateless_scope`,
+  `child_stateless_scope`: `keras.src.backend.common.stateless_scope` (and
+  its `state_mapping`, keyed by `id(variable)`); `layers/
+  spectral_normalization.py`, `backend/jax.py`; SN reads `W / sigma` in
+  place of the kernel without assigning it, the JAX step runs as a pure
+  function.
+- `no_autocast`: `keras.src.backend.common.variables.AutocastScope(None)`;
+  `layers/spectral_normalization.py`; the float32 kernel inside a
+  mixed-precision `call` (the power iteration runs in float32).
+- `flatten_layers`: `Layer._flatten_layers`; `models/gan.py`,
+  `callbacks/stability_monitor.py`; every nested layer of a model.
+- `unsynced_callback_model`: `Callback._model`;
+  `callbacks/stability_monitor.py`; the model without `Callback.model`'s
+  JAX state sync.
+- `tensorflow_nn` (imported lazily), `override_tf_compute_moments`:
+  `keras.src.backend.tensorflow.nn._compute_moments`;
+  `backend/tensorflow.py`; twice-differentiable `ops.moments` under a
+  gradient penalty.
+- `in_multi_worker_mode`: TensorFlow's
+  `strategy.extended._in_multi_worker_mode()`; `backend/tensorflow.py`;
+  whether a `tf.distribute` strategy spans workers.
 
 `backend/tensorflow.py` imports the TF `nn` module from here but still
 spells `_compute_moments` and `_in_multi_worker_mode` itself;
@@ -146,5 +161,6 @@ def in_multi_worker_mode(strategy):
     """Whether a `tf.distribute` strategy spans several workers."""
     method = getattr(strategy.extended, "_in_multi_worker_mode", None)
     if method is None:
-        raise _changed("TensorFlow's `strategy.extended._in_multi_worker_mode`")
+        raise _changed(
+            "TensorFlow's `strategy.extended._in_multi_worker_mode`")
     return bool(method())
