@@ -199,7 +199,7 @@ BUILDER_CASES = [
 
 
 # JAX's eager mode compiles every primitive for every new shape and dtype:
-# the ten builders cost about 100 CPU-seconds there (against about 15 on
+# the ten builders cost about 110 CPU-seconds there (against about 15 on
 # TensorFlow and PyTorch), over the JAX fast pass's budget, so on JAX they
 # run with the slow tests: KERAS_BACKEND=jax pytest -m slow
 # tests/test_layer_contracts.py. The layers run in every fast pass.
