@@ -60,7 +60,9 @@ def dcgan_generator(latent_dim=100, image_shape=(32, 32, 1), width=64,
                                    use_bias=False)(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(c, 4, strides=2, padding="same")(x)
+    # The image layers in float32 under a mixed policy.
+    x = layers.Conv2DTranspose(c, 4, strides=2, padding="same",
+                               dtype="float32")(x)
     x = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(inputs if num_classes else z, x, name=name)
 

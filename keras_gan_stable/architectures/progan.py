@@ -227,10 +227,16 @@ class ProGANGenerator(_Progressive):
         if level:
             old = upsample2x(self.to_rgb[level - 1](prev))
             img = self.fade([old, img])
-        return resample(img, self.num_levels - 1 - level)
+        # Images leave the generator in float32 under a mixed policy (the
+        # Keras convention for a model's last layer).
+        return ops.cast(resample(img, self.num_levels - 1 - level), "float32")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self.image_shape
+
+    def compute_output_spec(self, z, training=False):
+        return keras.KerasTensor(self.compute_output_shape(z.shape),
+                                 dtype="float32")
 
     def get_config(self):
         return {
@@ -348,7 +354,8 @@ class ProGANDiscriminator(_Progressive):
         h = _lrelu(self.conv0(h))
         h = ops.reshape(h, (-1, 16 * self.level_filters[0]))
         h = _lrelu(self.dense0(h))
-        return self.out(h)
+        # Logits in float32 under a mixed policy (losses and penalties).
+        return ops.cast(self.out(h), "float32")
 
     def call(self, images, training=False):
         level = self._level
@@ -365,6 +372,10 @@ class ProGANDiscriminator(_Progressive):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
+
+    def compute_output_spec(self, images, training=False):
+        return keras.KerasTensor(self.compute_output_shape(images.shape),
+                                 dtype="float32")
 
     def get_config(self):
         return {

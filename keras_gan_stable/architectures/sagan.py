@@ -84,8 +84,9 @@ def _sn(layer, spectral_norm, name):
     return SpectralNormalization(layer, name=f"{name}_sn")
 
 
-def _conv(filters, kernel_size, spectral_norm, name):
-    return _sn(layers.Conv2D(filters, kernel_size, padding="same", name=name),
+def _conv(filters, kernel_size, spectral_norm, name, dtype=None):
+    return _sn(layers.Conv2D(filters, kernel_size, padding="same",
+                             dtype=dtype, name=name),
                spectral_norm, name)
 
 
@@ -209,7 +210,8 @@ def sagan_generator(latent_dim=128, image_shape=(32, 32, 3), width=64,
     x = layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=1e-5,
                                   name="output_bn")(x)
     x = layers.ReLU(name="output_relu")(x)
-    x = _conv(c, 3, spectral_norm, "output_conv")(x)
+    # Images (and logits, below) in float32 under a mixed policy.
+    x = _conv(c, 3, spectral_norm, "output_conv", dtype="float32")(x)
     x = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     inputs = [z, labels] if num_classes else z
     return keras.Model(inputs, x, name=name)

@@ -16,6 +16,14 @@ embedding) is spectrally normalised. With `num_classes` set, the
 discriminator is the projection discriminator of Miyato & Koyama (2018),
 `D(x, y) = psi(phi(x)) + <embed(y), phi(x)>`, and the generator uses
 class-conditional BatchNorm. Any channel count is accepted (grey images too).
+
+Under a mixed precision policy (`mixed_float16`, `mixed_bfloat16`) the
+layers that produce the images (last convolution and tanh) and the logits
+(last dense layer, projection sum) run in float32, as Keras recommends for
+a model's output layer: images and logits leave the networks in float32 for
+the losses and penalties. (PyTorch's CPU float16 convolution also has no
+backward for a single output channel: "slow_conv2d: grad_weight must be
+contiguous".)
 """
 
 import keras
@@ -54,7 +62,9 @@ class GlobalSumPooling2D(layers.Layer):
     """Sums `[N, H, W, C]` over the spatial axes to `[N, C]` (SNGAN's D)."""
 
     def call(self, inputs):
-        return ops.sum(inputs, axis=(1, 2))
+        # Summed in float32 (H * W half-precision terms would lose digits).
+        return ops.cast(ops.sum(ops.cast(inputs, "float32"), axis=(1, 2)),
+                        inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
@@ -117,11 +127,11 @@ def _bn(x, labels, num_classes, name):
                                      name=name)(x)
 
 
-def _conv(ch, k, name, residual=True, strides=1):
+def _conv(ch, k, name, residual=True, strides=1, dtype=None):
     init = (keras.initializers.VarianceScaling(**_RESIDUAL_INIT)
             if residual else "glorot_uniform")
     return layers.Conv2D(ch, k, strides=strides, padding="same",
-                         kernel_initializer=init, name=name)
+                         kernel_initializer=init, dtype=dtype, name=name)
 
 
 def _generator_inputs(latent_dim, num_classes):
@@ -140,7 +150,8 @@ def _generator_inputs(latent_dim, num_classes):
 
 def _projection_head(features, images, num_classes, name, sn=True):
     """psi(phi(x)) (+ <embed(y), phi(x)> when conditional) -> [N, 1]."""
-    logits = _sn(layers.Dense(1), "sn_dense_out", sn)(features)
+    logits = _sn(layers.Dense(1, dtype="float32"), "sn_dense_out", sn)(
+        features)
     if not num_classes:
         return keras.Model(images, layers.Activation(
             "linear", dtype="float32", name="logits")(logits), name=name)
@@ -196,7 +207,10 @@ def sngan_cnn_generator(latent_dim=128, image_shape=(32, 32, 3), width=64,
                                    name=f"deconv{i + 1}")(x)
         x = _bn(x, labels, num_classes, f"bn{i + 1}")
         x = layers.ReLU()(x)
-    x = layers.Conv2D(channels, 3, padding="same", name="conv_out")(x)
+    # The image layer in float32 under a mixed policy (see the module
+    # docstring).
+    x = layers.Conv2D(channels, 3, padding="same", dtype="float32",
+                      name="conv_out")(x)
     x = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model(inputs, x, name=name)
 
@@ -331,7 +345,7 @@ def sngan_resnet_generator(latent_dim=128, image_shape=(32, 32, 3),
         x = _g_block(x, labels, mult * width, num_classes, f"block{i + 1}")
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn_out")(x)
     x = layers.ReLU()(x)
-    x = _conv(channels, 3, "conv_out", residual=False)(x)
+    x = _conv(channels, 3, "conv_out", residual=False, dtype="float32")(x)
     x = layers.Activation("tanh", dtype="float32", name="images")(x)
     return keras.Model(inputs, x, name=name)
 

@@ -13,8 +13,8 @@ the enclosing scope as auxiliary outputs, so no tracer escapes.
 
 import jax
 from keras import ops
-from keras.src.backend.common.stateless_scope import StatelessScope
-from keras.src.backend.common.stateless_scope import get_stateless_scope
+from keras_gan_stable.utils.keras_compat import StatelessScope
+from keras_gan_stable.utils.keras_compat import get_stateless_scope
 
 # keras.distribution shards the global batch inside one program: the step
 # sees the global batch, so there is nothing to rescale or agree on.

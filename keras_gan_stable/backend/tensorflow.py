@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 try:  # Keras' TF backend routes `ops.moments` through this function.
-    from keras.src.backend.tensorflow import nn as _keras_tf_nn
+    from keras_gan_stable.utils.keras_compat import tensorflow_nn as _keras_tf_nn
 except ImportError:  # pragma: no cover - other Keras layouts
     _keras_tf_nn = None
 

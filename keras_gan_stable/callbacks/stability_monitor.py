@@ -7,6 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gan_stable.utils import keras_compat
+
 __all__ = ["StabilityMonitor", "mean_pairwise_distance", "pixel_features"]
 
 ALARMS = ("collapse", "overfitting", "divergence", "nonfinite")
@@ -190,8 +192,10 @@ class StabilityMonitor(keras.callbacks.Callback):
         self.events.append(event)
         if self.verbose:
             print(f"[StabilityMonitor] step {self.step}: {kind}: {message}")
-        if kind in self.stop_on and self._model is not None:
-            self._model.stop_training = True
+        # The model without `Callback.model`'s JAX state sync.
+        model = keras_compat.unsynced_callback_model(self)
+        if kind in self.stop_on and model is not None:
+            model.stop_training = True
         return event
 
     def alarms(self, kind=None):
@@ -207,7 +211,7 @@ class StabilityMonitor(keras.callbacks.Callback):
         for net in nets:
             if net is None:
                 continue
-            for layer in net._flatten_layers(include_self=False):
+            for layer in keras_compat.flatten_layers(net):
                 if "SpectralNorm" not in type(layer).__name__:
                     continue
                 sigma = getattr(layer, "sigma", None)
@@ -278,7 +282,8 @@ class StabilityMonitor(keras.callbacks.Callback):
         self.step += 1
         keys = ["d_loss", "g_loss", "d_real", "d_fake", "r_t", "d_grad_norm",
                 "g_grad_norm", "augment_p", "instance_noise"]
-        keys += list(getattr(self._model, "penalty_trackers", {}) or {})
+        model = keras_compat.unsynced_callback_model(self)
+        keys += list(getattr(model, "penalty_trackers", {}) or {})
         for key in keys:
             if key in logs:
                 value = _float(logs[key])

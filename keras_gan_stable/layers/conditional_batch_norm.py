@@ -67,7 +67,8 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         self.beta_initializer = keras.initializers.get(beta_initializer)
         self.batch_norm = keras.layers.BatchNormalization(
             axis=self.axis, momentum=self.momentum, epsilon=self.epsilon,
-            center=False, scale=False, name="batch_norm")
+            center=False, scale=False, dtype=self.dtype_policy,
+            name="batch_norm")
 
     def build(self, input_shape):
         if not isinstance(input_shape, (list, tuple)) or len(

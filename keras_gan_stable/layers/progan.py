@@ -74,9 +74,12 @@ class PixelNormalization(keras.layers.Layer):
         self.epsilon = _check_positive("epsilon", epsilon)
 
     def call(self, inputs):
+        # In float32: under a mixed policy the squares overflow float16
+        # beyond |x| = 256, and epsilon = 1e-8 underflows to 0 in float16.
+        x = ops.cast(inputs, "float32")
         inv = ops.rsqrt(
-            ops.mean(ops.square(inputs), axis=-1, keepdims=True) + self.epsilon)
-        return inputs * ops.cast(inv, inputs.dtype)
+            ops.mean(ops.square(x), axis=-1, keepdims=True) + self.epsilon)
+        return ops.cast(x * inv, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -3,11 +3,11 @@
 import keras
 import numpy as np
 from keras import ops
-from keras.src.backend.common.stateless_scope import StatelessScope
-from keras.src.backend.common.stateless_scope import get_stateless_scope
-from keras.src.backend.common.stateless_scope import in_stateless_scope
 
 from keras_gan_stable.layers.power_iteration import power_iteration_enabled
+from keras_gan_stable.utils.keras_compat import child_stateless_scope
+from keras_gan_stable.utils.keras_compat import in_stateless_scope
+from keras_gan_stable.utils.keras_compat import no_autocast
 
 _TRANSPOSED_CONVS = (
     keras.layers.Conv1DTranspose,
@@ -112,6 +112,10 @@ class SpectralNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer, power_iterations=1, epsilon=1e-12, **kwargs):
+        # The wrapper computes in its layer's dtype policy (a layer kept in
+        # float32 under a mixed policy stays float32 wrapped).
+        if isinstance(layer, keras.layers.Layer):
+            kwargs.setdefault("dtype", layer.dtype_policy)
         super().__init__(layer, **kwargs)
         if isinstance(layer, _UNSUPPORTED):
             raise ValueError(
@@ -204,11 +208,18 @@ class SpectralNormalization(keras.layers.Wrapper):
         w = ops.transpose(w, perm)
         return ops.reshape(w, (ops.shape(w)[0], -1))
 
+    def _float32_weight(self):
+        # The float32 weight itself: under a mixed policy an autocast read
+        # would round it to float16/bfloat16 before the power iteration and
+        # sigma (inside `call`, or a build inside an enclosing layer's call).
+        with no_autocast():
+            return ops.cast(self._weight_variable.value, "float32")
+
     def _warm_start(self):
         if in_stateless_scope():
             return
         w_mat = self._to_matrix(
-            ops.cast(self._weight_variable.value, "float32"))
+            self._float32_weight())
         u, v = self.vector_u.value, self.vector_v.value
         try:  # eager values: the same iterations in NumPy, without the
             # per-op dispatch of ~200 small backend ops (3x faster builds
@@ -223,7 +234,7 @@ class SpectralNormalization(keras.layers.Wrapper):
 
     def _warm_start_with_ops(self):
         w_mat = self._to_matrix(
-            ops.cast(self._weight_variable.value, "float32"))
+            self._float32_weight())
         self._set_vectors(*self._power_iteration(
             w_mat, self.vector_u.value, self.vector_v.value,
             _WARM_START_ITERATIONS))
@@ -251,13 +262,13 @@ class SpectralNormalization(keras.layers.Wrapper):
         """The current estimate of the top singular value of the weight,
         from the stored `u` and `v` (nothing is updated)."""
         return self._sigma(
-            self._to_matrix(ops.cast(self._weight_variable.value, "float32")),
+            self._to_matrix(self._float32_weight()),
             ops.stop_gradient(self.vector_u.value),
             ops.stop_gradient(self.vector_v.value))
 
     def normalized_weight(self):
         """`W / sigma()` in the wrapped layer's weight layout."""
-        w = ops.cast(self._weight_variable.value, "float32")
+        w = self._float32_weight()
         return w / self.sigma()
 
     # ------------------------------------------------------------------ #
@@ -265,7 +276,9 @@ class SpectralNormalization(keras.layers.Wrapper):
     # ------------------------------------------------------------------ #
     def call(self, inputs, training=None, update_vectors=None):
         variable = self._weight_variable
-        w = ops.cast(variable.value, "float32")
+        # W / sigma in float32; the wrapped layer casts it to its compute
+        # dtype when it reads it.
+        w = self._float32_weight()
         w_mat = self._to_matrix(w)  # [out, in]
         if update_vectors is None:
             update = bool(training) and power_iteration_enabled()
@@ -285,12 +298,7 @@ class SpectralNormalization(keras.layers.Wrapper):
         # Run the wrapped layer with W_bar read in place of its weight; the
         # variable itself is never assigned. Reads of every other variable
         # see the enclosing scope's values (JAX passes state that way).
-        parent = get_stateless_scope()
-        scope = StatelessScope()
-        if parent is not None:
-            scope.state_mapping = dict(parent.state_mapping)
-        scope.state_mapping[id(variable)] = w_bar
-        with scope:
+        with child_stateless_scope([(variable, w_bar)]):
             outputs = self.layer(inputs)
         return outputs
 

@@ -9,6 +9,7 @@ from keras_gan_stable import losses as losses_module
 from keras_gan_stable import penalties as penalties_module
 from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.models.gan_optimizer import GANOptimizer
+from keras_gan_stable.utils.keras_compat import flatten_layers
 
 
 def _default_optimizer():
@@ -26,7 +27,7 @@ def _static_shape(model, which):
 
 
 def _has_batch_norm(model):
-    for layer in model._flatten_layers(include_self=False):
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             return True
     return False
