@@ -153,10 +153,8 @@ def _read_cache(name, split, cache):
 
             x, y = read_idx(paths[0]), read_idx(paths[1])
         else:
-            from keras.src.datasets.cifar import load_batch
-
             key = "fine_labels" if name == "cifar100" else "labels"
-            batches = [load_batch(p, label_key=key) for p in paths]
+            batches = [_load_cifar_batch(p, key) for p in paths]
             x = np.concatenate([b[0] for b in batches]).transpose(0, 2, 3, 1)
             y = np.concatenate([np.asarray(b[1]) for b in batches])
         xs.append(x)
@@ -247,3 +245,16 @@ def load_named(name, split=None, download=None, max_samples=None):
     x = np.concatenate(xs) if len(xs) > 1 else xs[0]
     y = np.concatenate([np.asarray(v).reshape(-1) for v in ys])
     return x, y.astype("int32"), where
+
+
+def _load_cifar_batch(path, label_key):
+    """`(images [N, 3, 32, 32] uint8, labels)` of one batch file of the
+    CIFAR "python version" (the files `keras.datasets` caches): a pickled
+    dict with bytes keys, as Keras reads it."""
+    import pickle
+
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    batch = {(k.decode("utf8") if isinstance(k, bytes) else k): v
+             for k, v in batch.items()}
+    return batch["data"].reshape(-1, 3, 32, 32), batch[label_key]

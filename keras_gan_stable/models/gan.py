@@ -37,7 +37,7 @@ _INITIAL_LOSS_SCALE = 2.0 ** 15
 
 
 def _computes_in_float16(model):
-    layers = [model] + list(model._flatten_layers(include_self=False))
+    layers = [model] + list(flatten_layers(model))
     return any(getattr(getattr(layer, "dtype_policy", None), "compute_dtype",
                        None) == "float16" for layer in layers)
 
