@@ -33,6 +33,10 @@ from keras_gan_stable.utils.config import ConfigError
 CHECKPOINT_DIR = "checkpoints"
 STATE_NAME = "run_state.json"
 MAX_SAMPLES = 100_000
+# Grids, curves and checkpoints are written at most once per this many
+# steps (every epoch when epochs are longer).
+MIN_STEPS_BETWEEN_WRITES = 100
+
 # Data sources whose classes are known (labels are checked against them).
 KNOWN_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10}
 
@@ -571,8 +575,15 @@ class Run:
             cbs.append(ProgressiveGrowing(
                 fade_images=per_phase, stable_images=per_phase,
                 batch_size=t["batch_size"], stop_at_end=False))
+        # Small data has tiny epochs (the digits: 28 steps): writing grids,
+        # curves and checkpoints after each would cost more than the
+        # training between them, so they come every `every` epochs (and
+        # after the last one).
+        every = max(1, math.ceil(MIN_STEPS_BETWEEN_WRITES
+                                 / max(self.steps_per_epoch, 1)))
         self.grid = SampleGrid(os.path.join(self.out_dir, "samples"),
                                num_samples=out["samples"], seed=t["seed"],
+                               every=every,
                                tensorboard_dir=tb_dir if out["tensorboard"]
                                else None, reference=self.real_points)
         cbs.append(self.grid)
@@ -581,7 +592,7 @@ class Run:
             from keras_gan_stable.callbacks.plots import TrainingCurves
 
             self.curves = TrainingCurves(
-                os.path.join(self.out_dir, "curves.png"),
+                os.path.join(self.out_dir, "curves.png"), every=every,
                 history_path=os.path.join(self.out_dir, "history.json"),
                 title=f"{c['name']} ({c['recipe']})")
             cbs.append(self.curves)
@@ -603,6 +614,7 @@ class Run:
         self.checkpoint = ResumableCheckpoint(
             self.ckpt_dir, data=self.batches, keep=out["keep_checkpoints"],
             save_every_steps=out["checkpoint_steps"],
+            save_every_epochs=every if out["checkpoint_steps"] is None else 1,
             rollback_after=t["rollback_after"], verbose=0)
         cbs.append(self.checkpoint)
         return cbs
@@ -715,8 +727,9 @@ class Run:
                            **fit).history
         stopped = self.budget is not None and self.budget.stopped
         ckpt = self.checkpoint
-        if ckpt.last_saved is None and ckpt.model is not None:
-            ckpt.save(epoch=self.epochs)
+        if ckpt.model is not None and not stopped and getattr(
+                ckpt, "last_saved_position", None) != (self.epochs, 0):
+            ckpt.save(epoch=self.epochs)  # the end, when `every` skipped it
         train_seconds = time.time() - t0
         files = {"config": os.path.join(self.out_dir, "config.yaml"),
                  "checkpoints": self.ckpt_dir,

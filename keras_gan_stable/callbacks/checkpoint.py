@@ -630,6 +630,7 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
                     data_state = self.data.get_state()
         from keras_gan_stable.distribute import is_chief
 
+        self.last_saved_position = (epoch, batch)
         if is_chief(self.strategy):
             self.last_saved = save_checkpoint(
                 model, self.directory, epoch=epoch, data_state=data_state,

@@ -65,8 +65,8 @@ class TrainingCurves(keras.callbacks.Callback):
 
     Keeps the epoch-end logs (`d_loss`, `g_loss`, `d_real`, `d_fake`, the
     penalties and any metric another callback adds to the logs, such as a
-    FID) and rewrites `path` (PNG) and, when given, `history_path` (JSON)
-    after every `every` epochs and at the end of training.
+    FID) and rewrites `history_path` (JSON, when given) after every epoch,
+    and `path` (PNG) after every `every` epochs and at the end of training.
 
     Args:
         path: str. The PNG file.
@@ -102,16 +102,19 @@ class TrainingCurves(keras.callbacks.Callback):
         for key, values in self.history.items():
             if len(values) < n + 1:
                 values.append(None)
-        if (epoch + 1) % self.every == 0:
-            self.write()
+        # The JSON every epoch (cheap; a resumed run continues it), the
+        # plot every `every` epochs.
+        self.write(plot=(epoch + 1) % self.every == 0)
 
     def on_train_end(self, logs=None):
         if self.history["epoch"]:
             self.write()
 
-    def write(self):
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        plot_history(self.history, self.path, title=self.title)
+    def write(self, plot=True):
+        if plot:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)),
+                        exist_ok=True)
+            plot_history(self.history, self.path, title=self.title)
         if self.history_path:
             tmp = self.history_path + ".tmp"
             with open(tmp, "w") as f:

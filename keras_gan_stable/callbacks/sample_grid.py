@@ -48,7 +48,8 @@ class SampleGrid(keras.callbacks.Callback):
         directory: str. Folder of the PNG files.
         num_samples: int. Images in the grid. Defaults to `64`.
         seed: int. Seed of the fixed noise. Defaults to `0`.
-        every: int. Write after every `every` epochs. Defaults to `1`.
+        every: int. Write after every `every` epochs, and after the last
+            epoch. Defaults to `1`.
         filename: str. Format of the file name with `{epoch}`. Defaults to
             `"epoch_{epoch:04d}.png"`; epoch 0 is the untrained generator.
         tensorboard_dir: str or `None`. Also log the grid as a
@@ -132,10 +133,15 @@ class SampleGrid(keras.callbacks.Callback):
             self.write(0)
 
     def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch + 1
         if (epoch + 1) % self.every == 0:
             self.write(epoch + 1)
 
     def on_train_end(self, logs=None):
+        # The last epoch's grid, when `every` skipped it.
+        last = getattr(self, "_last_epoch", None)
+        if last is not None and last % self.every != 0:
+            self.write(last)
         if self.tensorboard_dir and "tensorflow" in sys.modules:
             from keras_gan_stable.callbacks.plots import close_writer
 
