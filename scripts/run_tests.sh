@@ -25,4 +25,7 @@ if [ "$stage" = fast ] || [ "$stage" = all ]; then
 fi
 if [ "$stage" = slow ] || [ "$stage" = all ]; then
   KERAS_BACKEND=tensorflow run -m "slow" "$@"
+  # The network builders' contract tests on JAX (eager JAX compiles each
+  # op, so they live in the slow stage there).
+  KERAS_BACKEND=jax run -m "slow and multibackend" tests/test_layer_contracts.py "$@"
 fi
