@@ -1,14 +1,10 @@
 """TensorFlow plumbing: `tf.GradientTape`, nested for input gradients."""
 
-import contextlib
-
 import tensorflow as tf
 from keras import ops
 
-try:  # Keras' TF backend routes `ops.moments` through this function.
-    from keras_gan_stable.utils.keras_compat import tensorflow_nn as _keras_tf_nn
-except ImportError:  # pragma: no cover - other Keras layouts
-    _keras_tf_nn = None
+from keras_gan_stable.utils.keras_compat import in_multi_worker_mode
+from keras_gan_stable.utils.keras_compat import override_tf_compute_moments
 
 
 def _exact_moments(x, axes, keepdims):
@@ -21,7 +17,6 @@ def _exact_moments(x, axes, keepdims):
     return mean, variance
 
 
-@contextlib.contextmanager
 def _exact_second_derivatives():
     """Makes `ops.moments` twice differentiable while a graph is built.
 
@@ -33,15 +28,7 @@ def _exact_second_derivatives():
     context the variance is taken around the differentiable mean. The swap
     happens at trace time only.
     """
-    original = getattr(_keras_tf_nn, "_compute_moments", None)
-    if original is None:
-        yield
-        return
-    _keras_tf_nn._compute_moments = _exact_moments
-    try:
-        yield
-    finally:
-        _keras_tf_nn._compute_moments = original
+    return override_tf_compute_moments(_exact_moments)
 
 
 def value_and_grad(fn, variables):
@@ -120,7 +107,7 @@ def _multi_worker_logs(logs):
     # scalar one; the mean over it is then the mean over the replicas.
     strategy = tf.distribute.get_strategy()
     if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode()):
+            and in_multi_worker_mode(strategy)):
         return logs
     return {k: tf.reshape(v, [1]) for k, v in logs.items()}
 
