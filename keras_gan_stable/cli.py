@@ -33,18 +33,17 @@ def _build_parser():
     from keras_gan_stable.version import __version__
 
     p = _Parser(prog=PROG, description="Stable GAN training with Keras 3. "
-                "Without a command: `train` (SNGAN on the bundled digits).")
+                "Without a command: `train` (recommended, bundled digits).")
     p.add_argument("--version", action="version",
                    version=f"{PROG} {__version__}", help="print the version")
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser,
-                           metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="CMD")
     hidden = dict(choices=BACKENDS, dest="sub_backend", help=argparse.SUPPRESS)
 
     t = sub.add_parser("train", help="train a GAN from a recipe")
     t.add_argument("--recipe", default=None, help="named recipe (default "
-                   "sngan; see `keras-gan-stable recipes`)")
+                   "recommended; see `keras-gan-stable recipes`)")
     t.add_argument("--config", default=None, help="YAML or JSON config file")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    dest="overrides", help="override a setting, e.g. "
@@ -64,8 +63,8 @@ def _build_parser():
     t.add_argument("--resume", nargs="?", const=True, default=None,
                    metavar="RUN_DIR", help="continue the run in RUN_DIR "
                    "exactly from its newest checkpoint (default: --out)")
-    t.add_argument("--download", action="store_true", help="let keras."
-                   "datasets/tfds download missing data (data.download)")
+    t.add_argument("--download", action="store_true", help="let Keras/tfds "
+                   "download missing data")
     t.add_argument("--print-config", action="store_true",
                    help="print the resolved config as YAML and exit")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -174,9 +173,8 @@ def cmd_train(args):
                         data=args.data, epochs=args.epochs,
                         images=args.images, out=args.out, name=args.name)
         if args.print_config:
-            import yaml
-
-            print(yaml.safe_dump(config, sort_keys=False), end="")
+            print(__import__("yaml").safe_dump(config, sort_keys=False),
+                  end="")
             return 0
         job = _usage(runs.Run, config, verbose=verbose)
     print(runs.format_summary(job.fit(), job.out_dir))

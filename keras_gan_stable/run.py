@@ -913,7 +913,8 @@ def _saved_model_dir(path):
 
 def write_samples(source, out, num=64, seed=0):
     """Writes `num` samples of a run, `.keras` file or SavedModel to `out`
-    (`.png` grid or `.npy` array); returns `out`."""
+    (`.png` grid, or `.npy` array of uint8 images: the same array from a run
+    folder and from its SavedModel for the same seed); returns `out`."""
     import numpy as np
 
     if not str(out).lower().endswith((".png", ".npy")) or os.path.isdir(out):
@@ -933,9 +934,13 @@ def write_samples(source, out, num=64, seed=0):
                               tf.constant(seed, tf.int32)).numpy()
         floats = images.astype("float32") / 127.5 - 1.0
     else:
+        from keras_gan_stable.utils.images import to_uint8
+
         gan, _ = load_gan(source)
-        floats = images = gan.generate(
+        floats = gan.generate(
             num, seed=seed, generator=getattr(gan, "ema_generator", None))
+        # uint8 as from the SavedModel: one seed, one array, either source.
+        images = to_uint8(floats)
     from keras_gan_stable.utils.images import save_image_grid
 
     os.makedirs(parent, exist_ok=True)

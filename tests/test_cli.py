@@ -366,6 +366,16 @@ def test_main_job_end_to_end(in_tmp, capsys):
     summary = json.loads((run / "summary.json").read_text())
     for path in summary["files"].values():
         assert os.path.exists(path), path
+
+    # `sample` gives the same uint8 images from the run and its SavedModel.
+    assert _run(["sample", str(run), "-n", "5", "--seed", "3",
+                 "--out", "a.npy"]) == 0
+    assert _run(["sample", str(run / "saved_model"), "-n", "5", "--seed",
+                 "3", "--out", "b.npy"]) == 0
+    a, b = np.load("a.npy"), np.load("b.npy")
+    assert a.dtype == b.dtype == np.uint8 and a.shape == (5, 32, 32, 1)
+    # float32 rounding may put a pixel on the other side of a .5 boundary.
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
     assert summary["metrics"]["fid"] > 0 and 0 <= summary["metrics"]["precision"] <= 1
     assert summary["final_logs"]["d_loss"] == pytest.approx(
         history["d_loss"][-1])
