@@ -68,21 +68,9 @@ NUM_SAMPLES = 2500
 
 def mixture_scores(samples, centres, std):
     """The VEEGAN/PacGAN metrics of `samples` [N, 2] (dict of floats)."""
-    import numpy as np
+    from keras_gan_stable.metrics.mode_coverage import mixture_scores as score
 
-    dist = np.linalg.norm(samples[:, None, :] - centres[None], axis=-1)
-    nearest = dist.argmin(axis=1)
-    good = dist.min(axis=1) <= 3.0 * std
-    k = len(centres)
-    counts = np.bincount(nearest[good], minlength=k).astype("float64")
-    if counts.sum() > 0:
-        p = counts / counts.sum()
-        nz = p > 0
-        reverse_kl = float(np.sum(p[nz] * np.log(p[nz] * k)))
-    else:
-        reverse_kl = float("inf")
-    return {"modes": int((counts > 0).sum()), "num_modes": k,
-            "high_quality": float(good.mean()), "reverse_kl": reverse_kl}
+    return score(samples, centres, std)
 
 
 def build(variant, seed, steps_per_execution):

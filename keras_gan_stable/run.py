@@ -1007,12 +1007,12 @@ def final_metrics(gan, config, out_dir=None, num=None, seed=0, data=None):
 
         if source not in ("ring8", "grid25"):
             return {}
+        from keras_gan_stable.metrics.mode_coverage import mixture_scores
+
         centres, std = mixture_modes(source)
-        dist = np.linalg.norm(fake[:, None, :] - centres[None], axis=-1)
-        nearest = dist.argmin(axis=1)
-        good = dist.min(axis=1) <= 3 * std
-        return {"modes": int(len(np.unique(nearest[good]))),
-                "high_quality": float(good.mean())}
+        scores = mixture_scores(fake, centres, std)
+        return {key: scores[key]
+                for key in ("modes", "high_quality", "reverse_kl")}
     from keras_gan_stable.metrics.evaluate import evaluate
 
     try:

@@ -424,7 +424,7 @@ def test_python_m_and_backend_switch(in_tmp):
     summary = json.loads((in_tmp / "runs" / "recommended" /
                           "summary.json").read_text())
     assert summary["backend"] == "jax"
-    assert set(summary["metrics"]) == {"modes", "high_quality"}
+    assert set(summary["metrics"]) == {"modes", "high_quality", "reverse_kl"}
     assert os.path.exists(in_tmp / "runs" / "recommended" / "samples" /
                           "epoch_0001.png")
     proc = subprocess.run([sys.executable, "-m", "keras_gan_stable", "train",

@@ -215,3 +215,19 @@ def test_class_coverage_against_a_hand_count():
     assert balanced["classes"] == 4 and balanced["kl"] == 0.0
     with pytest.raises(ValueError, match="min_share"):
         class_coverage(np.eye(4), min_share=0.0)
+
+
+def test_mixture_scores_against_a_hand_count():
+    from keras_gan_stable.metrics.mode_coverage import mixture_scores
+
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    std = 0.5
+    # 6 samples at mode 0, 2 at mode 1, none at mode 2, 2 far off (> 3 std).
+    samples = np.array([[0.1, 0.0]] * 6 + [[10.0, 1.0]] * 2
+                       + [[5.0, 5.0], [20.0, 20.0]])
+    out = mixture_scores(samples, centres, std)
+    assert out["modes"] == 2 and out["num_modes"] == 3
+    np.testing.assert_allclose(out["high_quality"], 0.8)
+    p = np.array([0.75, 0.25])
+    np.testing.assert_allclose(out["reverse_kl"], np.sum(p * np.log(p * 3)))
+    assert mixture_scores(samples[-2:], centres, std)["reverse_kl"] == np.inf

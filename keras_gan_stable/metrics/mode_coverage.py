@@ -84,3 +84,41 @@ def mode_coverage(predictions, num_classes=None, min_count=1):
     nz = p > 0
     kl = float(np.sum(p[nz] * np.log(p[nz] * num_classes)))
     return ModeCoverage(int(np.sum(counts >= int(min_count))), kl)
+
+
+def mixture_scores(samples, centres, std):
+    """The VEEGAN/PacGAN metrics of 2D samples against a Gaussian mixture.
+
+    A sample is "high quality" when it lies within 3 standard deviations of
+    its nearest mode; a mode is covered when at least one high-quality
+    sample is nearest to it; the reverse KL is KL(p || uniform) of the
+    histogram `p` of the high-quality samples over the modes.
+
+    Args:
+        samples: array `[N, D]`.
+        centres: array `[K, D]` of the modes.
+        std: float. The modes' standard deviation.
+
+    Returns:
+        A dict with `modes`, `num_modes`, `high_quality` (a share) and
+        `reverse_kl` (inf when no sample is high quality).
+
+    Reference:
+        Srivastava et al., "VEEGAN", NeurIPS 2017; Lin et al., "PacGAN",
+        NeurIPS 2018.
+    """
+    samples = np.asarray(samples, "float64")
+    centres = np.asarray(centres, "float64")
+    dist = np.linalg.norm(samples[:, None, :] - centres[None], axis=-1)
+    nearest = dist.argmin(axis=1)
+    good = dist.min(axis=1) <= 3.0 * float(std)
+    k = len(centres)
+    counts = np.bincount(nearest[good], minlength=k).astype("float64")
+    if counts.sum() > 0:
+        p = counts / counts.sum()
+        nz = p > 0
+        reverse_kl = float(np.sum(p[nz] * np.log(p[nz] * k)))
+    else:
+        reverse_kl = float("inf")
+    return {"modes": int((counts > 0).sum()), "num_modes": k,
+            "high_quality": float(good.mean()), "reverse_kl": reverse_kl}
