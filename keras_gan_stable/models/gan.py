@@ -786,10 +786,11 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                          network=None):
         """Hook for every optimizer update (guards go here).
 
-        Applies (unscaled) gradients. With
-        `skip_nonfinite` or loss scaling the update is applied and then kept
-        or undone as a whole (weights and optimizer state) by a select, so
-        the same code runs inside `jit` and `tf.function`.
+        Applies (unscaled) gradients. With `skip_nonfinite` or loss scaling
+        the update is applied and then kept or undone as a whole (weights
+        and optimizer state) by a select, so the same code runs inside `jit`
+        and `tf.function`; under loss scaling it also moves the network's
+        scale (halved on overflow, doubled after the growth interval).
 
         Returns `None`, or with `skip_nonfinite` or loss scaling a float32
         scalar: 1.0 when the update was applied, 0.0 when it was skipped.
