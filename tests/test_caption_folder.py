@@ -69,8 +69,9 @@ def test_missing_and_empty_caption_files(tmp_path):
         f.write(b"caf\xe9\n")
     _one_line_error(lambda: load_caption_folder(str(tmp_path)),
                     "not UTF-8", missing)
+    nowhere = str(tmp_path / "t")
     _one_line_error(lambda: load_caption_folder(str(tmp_path),
-                                                text_folder=str(tmp_path / "t")),
+                                                text_folder=nowhere),
                     "Caption folder", "does not exist")
     _one_line_error(lambda: load_caption_folder(str(tmp_path / "nope")),
                     "does not exist")

@@ -165,8 +165,8 @@ def captioned_shapes(n, image_size=32, seed=0, split="train",
     grid = (np.arange(size * ss) + 0.5) / ss
     xs, ys = np.meshgrid(grid, grid)  # [S*ss, S*ss], pixel units
     keys = ("shape", "colour", "size", "position")
-    attrs = {k: np.full((n,), -1, "int32") for k in
-             ("n_objects", "background") + keys + tuple(k + "_2" for k in keys)}
+    names = ("n_objects", "background") + keys + tuple(k + "_2" for k in keys)
+    attrs = {k: np.full((n,), -1, "int32") for k in names}
     images = np.empty((n, size, size, 3), "float32")
     captions = []
     held_list = sorted(held)

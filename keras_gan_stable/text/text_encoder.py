@@ -54,7 +54,8 @@ class BiLSTMTextEncoder(keras.layers.Layer):
                 f"Received: `feature_dim={feature_dim}`")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(
-                f"`dropout` should be in [0, 1). Received: `dropout={dropout}`")
+                "`dropout` should be in [0, 1). Received: "
+                f"`dropout={dropout}`")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.feature_dim = feature_dim
