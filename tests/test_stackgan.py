@@ -160,7 +160,7 @@ def test_kl_term_closed_form_and_integration():
     np.testing.assert_allclose(out[:, 1:], mu + sigma * z[:, 1:], rtol=1e-5)
 
 
-def test_captions_through_the_text_encoder_equal_embeddings():
+def test_captions_through_the_text_encoder_equal_embeddings(tmp_path):
     rng = np.random.default_rng(0)
     enc = BiLSTMTextEncoder(vocabulary_size=10, embedding_dim=3,
                             feature_dim=EMB)
@@ -184,9 +184,18 @@ def test_captions_through_the_text_encoder_equal_embeddings():
     for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert not enc.trainable_weights  # frozen by StackGAN
+    # The text encoder travels with a saved model.
+    path = str(tmp_path / "with_encoder.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded.generate(captions=ids, seed=2),
+                               gan.generate(captions=ids, seed=2), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.generate(captions=ids, seed=2),
+        gan.generate(embeddings=sentence, seed=2), atol=1e-6)
 
 
-def test_builders_fit_generate_and_config():
+def test_builders_fit_generate_and_config(tmp_path):
     g = stackgan_stage1_generator(noise_dim=4, embedding_dim=6,
                                   condition_dim=3, image_size=16, width=4)
     d = stackgan_stage1_discriminator(image_size=16, embedding_dim=6,
@@ -212,6 +221,12 @@ def test_builders_fit_generate_and_config():
     config = gan.get_config()
     again = StackGAN.from_config(config)
     assert again.kl_weight == 2.0 and again.latent_dim == 7
+    path = str(tmp_path / "stackgan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, StackGAN)
+    np.testing.assert_array_equal(
+        loaded.generate(embeddings=data["embeddings"][:3], seed=4), a)
     with pytest.raises(ValueError, match="'embeddings'.*'captions'"):
         gan.train_on_batch({"images": data["images"][:4]})
     zz, ee = keras.Input((7,)), keras.Input((6,))
@@ -221,3 +236,15 @@ def test_builders_fit_generate_and_config():
         StackGAN(plain, d, latent_dim=7)
     with pytest.raises(ValueError, match="latent_dim=9"):
         StackGAN(g, d, latent_dim=9)
+
+
+def test_conditioning_augmentation_layer_contract(tmp_path):
+    from layer_test_case import run_layer_test
+
+    rng = np.random.default_rng(1)
+    data = [rng.standard_normal((2, 5)).astype("float32"),
+            rng.standard_normal((2, 4)).astype("float32")]
+    # Rounding stages: the dense layer, exp(log sigma) and the product.
+    run_layer_test(ConditioningAugmentation, {"condition_dim": 2}, data,
+                   (2, 5), 2, 0, tmp_path, run_eagerly=True,
+                   mixed_precision_depth=3)
