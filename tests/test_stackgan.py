@@ -248,3 +248,29 @@ def test_conditioning_augmentation_layer_contract(tmp_path):
     run_layer_test(ConditioningAugmentation, {"condition_dim": 2}, data,
                    (2, 5), 2, 0, tmp_path, run_eagerly=True,
                    mixed_precision_depth=3)
+
+
+def test_ema_generator_and_guard_work_through_gan():
+    g = stackgan_stage1_generator(noise_dim=4, embedding_dim=6,
+                                  condition_dim=3, image_size=16, width=4)
+    d = stackgan_stage1_discriminator(image_size=16, embedding_dim=6,
+                                      condition_dim=3, width=4)
+    gan = StackGAN(g, d, latent_dim=7, ema_decay=0.5, seed=0)
+    gan.compile(loss="hinge", skip_nonfinite=True)
+    rng = np.random.default_rng(0)
+    e = rng.normal(0, 1, (4, 6)).astype("float32")
+    ca, ca_ema = (next(v for v in net.weights
+                       if "moments" in v.path and "kernel" in v.path)
+                  for net in (gan.generator, gan.ema_generator))
+    initial = _np(ca)
+    gan.train_on_batch({"images": rng.uniform(-1, 1, (4, 16, 16, 3)).astype(
+        "float32"), "embeddings": e})
+    # One update with decay 0.5: ema = 0.5 * initial + 0.5 * updated.
+    assert np.abs(_np(ca) - initial).max() > 1e-5
+    np.testing.assert_allclose(_np(ca_ema), 0.5 * initial + 0.5 * _np(ca),
+                               rtol=1e-6, atol=1e-7)
+    default = gan.generate(embeddings=e, seed=3)
+    np.testing.assert_array_equal(
+        default, gan.generate(embeddings=e, seed=3, use_ema=True))
+    assert np.abs(default - gan.generate(embeddings=e, seed=3,
+                                         use_ema=False)).max() > 1e-6
