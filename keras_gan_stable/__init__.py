@@ -84,6 +84,15 @@ _LAZY = {
     "ssim": ("keras_gan_stable.metrics.image_quality", "ssim"),
     "export_translator": ("keras_gan_stable.export_image", "export_translator"),
     "apply_images": ("keras_gan_stable.apply_images", "apply_images"),
+    "captioned_shapes": ("keras_gan_stable.data.captioned_shapes", "captioned_shapes"),
+    "load_caption_folder": ("keras_gan_stable.data.caption_folder", "load_caption_folder"),
+    "text": "keras_gan_stable.text",
+    "CaptionTokenizer": ("keras_gan_stable.text.caption_tokenizer", "CaptionTokenizer"),
+    "BiLSTMTextEncoder": ("keras_gan_stable.text.text_encoder", "BiLSTMTextEncoder"),
+    "ConditioningAugmentation": ("keras_gan_stable.layers.conditioning_augmentation", "ConditioningAugmentation"),
+    "StackGAN": ("keras_gan_stable.models.stackgan", "StackGAN"),
+    "stackgan_stage1_generator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_generator"),
+    "stackgan_stage1_discriminator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_discriminator"),
 }
 
 
@@ -181,4 +190,12 @@ __all__ = [
     "ssim",
     "export_translator",
     "apply_images",
+    "captioned_shapes",
+    "load_caption_folder",
+    "CaptionTokenizer",
+    "BiLSTMTextEncoder",
+    "ConditioningAugmentation",
+    "StackGAN",
+    "stackgan_stage1_generator",
+    "stackgan_stage1_discriminator",
 ]

@@ -1,0 +1,1 @@
+"""Text for text-to-image GANs: caption tokenizer and text encoder."""
