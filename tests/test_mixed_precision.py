@@ -1,8 +1,6 @@
 """Mixed precision in the GAN step: per-network dynamic loss scaling under
 `mixed_float16`, augmentation under both half-precision policies."""
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -11,20 +9,11 @@ from keras import ops
 
 from keras_gan_stable import GAN, AdaptiveAugment, DiffAugment
 from keras_gan_stable.losses import NonSaturating
+from layer_test_case import dtype_policy as policy
 from numerics import EPS
 
 LATENT = 4
 SHAPE = (4, 4, 1)
-
-
-@contextlib.contextmanager
-def policy(name):
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 class TinyLoss(NonSaturating):

@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from keras_gan_stable.layers.power_iteration import power_iteration_updates
-from keras_gan_stable.models.gan import GAN
+from keras_gan_stable.models.gan import GAN, strip_batch
 from keras_gan_stable.models.gan import _global_norm
 
 
@@ -257,12 +257,7 @@ class CycleGAN(GAN):
     # Training
     # ------------------------------------------------------------------ #
     def _unpack(self, data):
-        if isinstance(data, (list, tuple)):
-            data = tuple(data)
-            while data and data[-1] is None:
-                data = data[:-1]
-            if len(data) == 1:
-                data = data[0]
+        data = strip_batch(data)
         if isinstance(data, dict):
             if not {"a", "b"} <= set(data):
                 raise ValueError(

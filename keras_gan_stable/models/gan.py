@@ -72,6 +72,21 @@ def _check_data_range(data_range):
     return (lo, hi)
 
 
+def strip_batch(data):
+    """A batch as `train_step` gets it, without Keras' padding.
+
+    `train_on_batch(x)` and `evaluate(x)` hand over `(x, None, None)`: the
+    trailing `None`s are dropped and a single remaining entry unwrapped.
+    """
+    if isinstance(data, (list, tuple)):
+        data = tuple(data)
+        while data and data[-1] is None:
+            data = data[:-1]
+        if len(data) == 1:
+            data = data[0]
+    return data
+
+
 def _all_finite(tensors):
     ok = ops.convert_to_tensor(True)
     for t in tensors:
@@ -533,17 +548,10 @@ class GAN(gan_backend.GANTrainer, keras.Model):
     # ------------------------------------------------------------------ #
     def _unpack(self, data):
         labels = None
-        if isinstance(data, (list, tuple)):
-            # train_on_batch(x) and evaluate(x) hand over (x, None, None).
-            data = tuple(data)
-            while data and data[-1] is None:
-                data = data[:-1]
-            if len(data) == 1:
-                data = data[0]
-            elif len(data) > 1 and isinstance(data[0], dict):
-                # fit(x=dict, y=labels)
-                labels = data[1]
-                data = data[0]
+        data = strip_batch(data)
+        if isinstance(data, tuple) and len(data) > 1 and isinstance(
+                data[0], dict):  # fit(x=dict, y=labels)
+            labels, data = data[1], data[0]
         z = z_g = eps = None
         if isinstance(data, dict):
             if "images" not in data:

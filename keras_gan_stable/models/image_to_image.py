@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from keras_gan_stable.losses_perceptual import PerceptualLoss
-from keras_gan_stable.models.gan import GAN
+from keras_gan_stable.models.gan import GAN, strip_batch
 
 RECONSTRUCTIONS = ("l1", "l2", None)
 
@@ -208,12 +208,7 @@ class ImageToImageGAN(GAN):
 
     def _unpack(self, data):
         eps = None
-        if isinstance(data, (list, tuple)):
-            data = tuple(data)
-            while data and data[-1] is None:
-                data = data[:-1]
-            if len(data) == 1:
-                data = data[0]
+        data = strip_batch(data)
         if isinstance(data, dict):
             missing = {"inputs", "targets"} - set(data)
             if missing:

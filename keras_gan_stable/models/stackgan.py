@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_gan_stable.layers.conditioning_augmentation import (
     ConditioningAugmentation)
-from keras_gan_stable.models.gan import GAN
+from keras_gan_stable.models.gan import GAN, strip_batch
 from keras_gan_stable.models.gan import _static_shape
 from keras_gan_stable.utils import keras_compat
 
@@ -139,12 +139,7 @@ class StackGAN(GAN):
         return ops.stop_gradient(ops.cast(sentence, "float32"))
 
     def _unpack(self, data):
-        if isinstance(data, (list, tuple)):
-            data = tuple(data)
-            while data and data[-1] is None:
-                data = data[:-1]
-            if len(data) == 1:
-                data = data[0]
+        data = strip_batch(data)
         if not isinstance(data, dict) or "images" not in data or not (
                 ("embeddings" in data) ^ ("captions" in data)):
             what = (f"keys {sorted(data)}" if isinstance(data, dict)
