@@ -111,7 +111,7 @@ RECIPES["recommended"] = {
     "points": {
         "train": {"loss": "non_saturating", "penalty": "r1",
                   "penalty_weight": 0.1, "n_critic": 1, "batch_size": 64,
-                  "epochs": None, "images": 64 * 15_000,
+                  "epochs": None, "images": 64 * 60_000,
                   "ema": 0.999, "ema_rampup": None,
                   "d_optimizer": {"name": "adam", "learning_rate": 5e-4,
                                   "beta_1": 0.5, "beta_2": 0.9},

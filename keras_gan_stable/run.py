@@ -33,9 +33,11 @@ from keras_gan_stable.utils.config import ConfigError
 CHECKPOINT_DIR = "checkpoints"
 STATE_NAME = "run_state.json"
 MAX_SAMPLES = 100_000
-# Grids, curves and checkpoints are written at most once per this many
-# steps (every epoch when epochs are longer).
+# Grids, curve plots and checkpoints are written at most once per this many
+# steps (every epoch when epochs are longer), and at most this many times in
+# a run (plus after the last epoch).
 MIN_STEPS_BETWEEN_WRITES = 100
+MAX_WRITES = 50
 
 # Data sources whose classes are known (labels are checked against them).
 KNOWN_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10}
@@ -575,12 +577,13 @@ class Run:
             cbs.append(ProgressiveGrowing(
                 fade_images=per_phase, stable_images=per_phase,
                 batch_size=t["batch_size"], stop_at_end=False))
-        # Small data has tiny epochs (the digits: 28 steps): writing grids,
-        # curves and checkpoints after each would cost more than the
-        # training between them, so they come every `every` epochs (and
-        # after the last one).
+        # Small data has tiny epochs (the digits: 28 steps), points many
+        # (the mixtures: 385): writing grids, curves and checkpoints after
+        # each would cost more than the training between them, so they come
+        # every `every` epochs (and after the last one).
         every = max(1, math.ceil(MIN_STEPS_BETWEEN_WRITES
-                                 / max(self.steps_per_epoch, 1)))
+                                 / max(self.steps_per_epoch, 1)),
+                    math.ceil(self.epochs / MAX_WRITES))
         self.grid = SampleGrid(os.path.join(self.out_dir, "samples"),
                                num_samples=out["samples"], seed=t["seed"],
                                every=every,
