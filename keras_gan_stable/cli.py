@@ -57,14 +57,13 @@ def _build_parser():
                    "recipe's)")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, default=None,
-                        help="training epochs (default: the config's, 15)")
+                        help="training epochs (default: the recipe's)")
     budget.add_argument("--images", type=int, default=None,
                         help="real images shown to the discriminator")
     t.add_argument("--resume", nargs="?", const=True, default=None,
                    metavar="RUN_DIR", help="continue the run in RUN_DIR "
                    "exactly from its newest checkpoint (default: --out)")
-    t.add_argument("--download", action="store_true", help="let Keras/tfds "
-                   "download missing data")
+    t.add_argument("--download", action="store_true", help="fetch data")
     t.add_argument("--print-config", action="store_true",
                    help="print the resolved config as YAML and exit")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,8 +89,8 @@ def _build_parser():
     x.add_argument("source", help="run folder or .keras file")
     x.add_argument("--out", required=True, help="model base folder "
                    "(SavedModel) or file (.onnx, .tflite)")
-    x.add_argument("--format", default="saved_model", help="saved_model, "
-                   "onnx or litert", choices=("saved_model", "onnx", "litert"))
+    x.add_argument("--format", default="saved_model", help="export format",
+                   choices=("saved_model", "onnx", "litert"))
     x.add_argument("--version", type=int, default=1,
                    help="TF Serving version number (a sub-folder)")
     x.add_argument("--overwrite", action="store_true",
@@ -107,6 +106,7 @@ def _build_parser():
 
 def main(argv=None):
     """Runs the command line; raises SystemExit with the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TF info lines
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = _build_parser()
