@@ -63,7 +63,8 @@ def _build_parser():
     t.add_argument("--resume", nargs="?", const=True, default=None,
                    metavar="RUN_DIR", help="continue the run in RUN_DIR "
                    "exactly from its newest checkpoint (default: --out)")
-    t.add_argument("--download", action="store_true", help="fetch data")
+    t.add_argument("--download", action="store_true",
+                   help="download data missing from the Keras/tfds cache")
     t.add_argument("--print-config", action="store_true",
                    help="print the resolved config as YAML and exit")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -149,7 +150,6 @@ def _usage(fn, *args, **kwargs):
 
 def cmd_train(args):
     from keras_gan_stable import run as runs
-
     verbose = 0 if args.quiet else "auto"
     if args.resume is not None:
         folder = args.out if args.resume is True else args.resume
