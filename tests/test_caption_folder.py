@@ -48,7 +48,7 @@ def test_cub_layout_with_a_text_tree(tmp_path):
     assert captions == [["this bird has a white belly", "the bird is large"]]
 
 
-def _one_line_error(fn, *fragments):
+def _assert_one_line_error(fn, *fragments):
     with pytest.raises(DataError) as info:
         fn()
     message = str(info.value)
@@ -60,20 +60,20 @@ def _one_line_error(fn, *fragments):
 def test_missing_and_empty_caption_files(tmp_path):
     _image(str(tmp_path / "a.png"), 0)
     missing = str(tmp_path / "a.txt")
-    _one_line_error(lambda: load_caption_folder(str(tmp_path)),
+    _assert_one_line_error(lambda: load_caption_folder(str(tmp_path)),
                     "No caption file", missing, "one caption per line")
     _text(missing, "\n   \n")
-    _one_line_error(lambda: load_caption_folder(str(tmp_path)),
+    _assert_one_line_error(lambda: load_caption_folder(str(tmp_path)),
                     "holds no caption", missing)
     with open(missing, "wb") as f:
         f.write(b"caf\xe9\n")
-    _one_line_error(lambda: load_caption_folder(str(tmp_path)),
+    _assert_one_line_error(lambda: load_caption_folder(str(tmp_path)),
                     "not UTF-8", missing)
     nowhere = str(tmp_path / "t")
-    _one_line_error(lambda: load_caption_folder(str(tmp_path),
+    _assert_one_line_error(lambda: load_caption_folder(str(tmp_path),
                                                 text_folder=nowhere),
                     "Caption folder", "does not exist")
-    _one_line_error(lambda: load_caption_folder(str(tmp_path / "nope")),
+    _assert_one_line_error(lambda: load_caption_folder(str(tmp_path / "nope")),
                     "does not exist")
-    _one_line_error(lambda: load_caption_folder(str(tmp_path), max_samples=0),
+    _assert_one_line_error(lambda: load_caption_folder(str(tmp_path), max_samples=0),
                     "max_samples=0")

@@ -23,7 +23,7 @@ def home(tmp_path, monkeypatch):
     return cache
 
 
-def _one_line(fn, *fragments):
+def _assert_one_line(fn, *fragments):
     with pytest.raises(DataError) as info:
         fn()
     msg = str(info.value)
@@ -58,20 +58,20 @@ def test_mnist_from_the_keras_cache_offline(home, rng):
     xa, ya = load_arrays("mnist", split="all", labels=True)
     np.testing.assert_array_equal(xa, np.concatenate([x, xt]))
     np.testing.assert_array_equal(ya, np.concatenate([y, yt]))
-    _one_line(lambda: load_arrays("mnist", split="valid"), "split='valid'",
+    _assert_one_line(lambda: load_arrays("mnist", split="valid"), "split='valid'",
               "'train', 'test', 'all'")
 
 
 def test_missing_named_set_names_the_path_and_download(home, monkeypatch):
     path = str(home / "mnist.npz")
-    _one_line(lambda: load_arrays("mnist", download=False), path,
+    _assert_one_line(lambda: load_arrays("mnist", download=False), path,
               "download=True", "--download")
     # With the offline machine's default, keras.datasets tries the network
     # and fails; the error still names the cache path and the option.
     monkeypatch.setattr("keras.datasets.mnist.load_data", _offline)
-    _one_line(lambda: load_arrays("mnist"), path, "download=True",
+    _assert_one_line(lambda: load_arrays("mnist"), path, "download=True",
               "no network")
-    _one_line(lambda: load_arrays("cifar100", download=False),
+    _assert_one_line(lambda: load_arrays("cifar100", download=False),
               str(home / "cifar-100-python-target"), "download=True")
 
 
@@ -85,7 +85,7 @@ def test_mirror_holds_mnist_test_only(home, monkeypatch):
     mirror = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))), "shared", "data")
     monkeypatch.setenv("KERAS_GAN_STABLE_DATA", mirror)
-    msg = _one_line(lambda: load_arrays("mnist", download=False),
+    msg = _assert_one_line(lambda: load_arrays("mnist", download=False),
                     "only the test split", "split='test'", "download=True")
     assert mirror in msg
     x, y = load_arrays("mnist", split="test", labels=True, max_samples=50)
@@ -125,10 +125,10 @@ def test_fashion_and_cifar_caches(home, rng):
 def test_split_on_a_single_set_source_and_tfds():
     from keras_gan_stable.data.loaders import tfds_split
 
-    _one_line(lambda: load_arrays("digits", split="test"), "split='test'",
+    _assert_one_line(lambda: load_arrays("digits", split="test"), "split='test'",
               "split=None")
     assert tfds_split("tfds:mnist", None) == "train"
     assert tfds_split("tfds:mnist:test", None) == "test"
     assert tfds_split("tfds:mnist", "all") == "all"
-    _one_line(lambda: tfds_split("tfds:mnist:test", "train"), "'test'",
+    _assert_one_line(lambda: tfds_split("tfds:mnist:test", "train"), "'test'",
               "split='train'", "one place")
