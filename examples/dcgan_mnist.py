@@ -5,7 +5,7 @@
     KERAS_BACKEND=jax python examples/dcgan_mnist.py --width 64 --epochs 20
 
 The 10,000 MNIST test images are read from `--data/mnist` (default: the
-`KERAS_GAN_STABLE_DATA` folder, `../shared/data`). The networks are the
+folder named by `KERAS_GAN_STABLE_DATA`, which has no default). The networks are the
 classic DCGAN (Radford et al. 2016) at reduced width, trained with the
 non-saturating loss and Adam(2e-4, beta_1=0.5). The script writes
 `samples_init.png` (before training), `samples.png` (after) and
@@ -30,7 +30,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=None,
                    help="folder holding mnist/t10k-images-idx3-ubyte.gz "
-                        "(default: $KERAS_GAN_STABLE_DATA or ../shared/data)")
+                        "(default: the folder named by $KERAS_GAN_STABLE_DATA)")
     p.add_argument("--out", default="dcgan_mnist_out",
                    help="output folder (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=10,

@@ -5,7 +5,7 @@
         --fade-images 200000 --stable-images 200000
 
 CIFAR-10's training images are read from the JPEG archive in `--data/cifar10`
-(default: the `KERAS_GAN_STABLE_DATA` folder, `../shared/data`);
+(default: the folder named by `KERAS_GAN_STABLE_DATA`, which has no default);
 `--per-class` limits how many are read. The networks grow 4 -> 8 -> 16 -> 32
 under `ProgressiveGrowing` inside one `fit()`, with the paper's WGAN-GP and
 drift objective; `samples_<R>x<R>.png` is written to `--out` when each
@@ -30,7 +30,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=None,
                    help="folder holding cifar10/ (default: "
-                        "$KERAS_GAN_STABLE_DATA or ../shared/data)")
+                        "the folder named by $KERAS_GAN_STABLE_DATA)")
     p.add_argument("--out", default="progan_cifar10_out")
     p.add_argument("--per-class", type=int, default=500,
                    help="images read per class (default: %(default)s)")

@@ -5,7 +5,7 @@
     KERAS_BACKEND=jax python examples/progan_mnist.py --filters 64
 
 The 10,000 MNIST test images are read from `--data/mnist` (default: the
-`KERAS_GAN_STABLE_DATA` folder, `../shared/data`) and padded from 28x28 to
+folder named by `KERAS_GAN_STABLE_DATA`, which has no default) and padded from 28x28 to
 32x32 with the background value. The networks grow 4 -> 8 -> 16 -> 32 under
 `ProgressiveGrowing` inside one `fit()`: each resolution after 4x4 fades in
 over `--fade-images` real images and then trains stably for
@@ -36,7 +36,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=None,
                    help="folder holding mnist/ (default: "
-                        "$KERAS_GAN_STABLE_DATA or ../shared/data)")
+                        "the folder named by $KERAS_GAN_STABLE_DATA)")
     p.add_argument("--out", default="progan_mnist_out")
     p.add_argument("--fade-images", type=int, default=6000)
     p.add_argument("--stable-images", type=int, default=6000)

@@ -11,8 +11,8 @@ attention block over the image (`attention_epoch_XXX.png`).
         --epochs 2                                                 # CPU try
     python examples/sagan_cifar10.py --conditional                 # + labels
 
-Reads `cifar10` from the data root (`KERAS_GAN_STABLE_DATA`, default
-`../shared/data`).
+Reads `cifar10/train-jpeg.tar.gz` from the folder named by
+`KERAS_GAN_STABLE_DATA` (a local data mirror; no default).
 """
 
 import argparse

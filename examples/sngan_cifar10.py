@@ -13,8 +13,8 @@ generator update, batch 64, ResNet networks (256-channel generator blocks,
 BatchNorm in G and the projection discriminator (Miyato & Koyama 2018).
 
 Images are read from the CIFAR-10 `train-jpeg.tar.gz` without unpacking it
-(default: `$KERAS_GAN_STABLE_DATA/cifar10/train-jpeg.tar.gz`, i.e.
-`../shared/data`), or from `--data`: the archive itself, a data folder
+(default: `$KERAS_GAN_STABLE_DATA/cifar10/train-jpeg.tar.gz`, a local
+data mirror with no default), or from `--data`: the archive itself, a data folder
 holding `cifar10/train-jpeg.tar.gz`, or an unpacked folder of
 `<class>/*.jpg` (or `train/<class>/*.jpg`) images. The script writes
 `samples_init.png`, one `epoch_NNNN.png` per epoch, `samples.png` (for the
