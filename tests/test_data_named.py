@@ -7,9 +7,9 @@ import pickle
 import numpy as np
 import pytest
 
-from keras_gan_stable.data import DataError
 from keras_gan_stable.data import load_arrays
 from keras_gan_stable.data.named import keras_cache_dir
+from test_data import _raises_one_line  # the shared one-line check
 
 
 @pytest.fixture
@@ -21,16 +21,6 @@ def home(tmp_path, monkeypatch):
     cache = tmp_path / ".keras" / "datasets"
     assert keras_cache_dir() == str(cache)
     return cache
-
-
-def _assert_one_line(fn, *fragments):
-    with pytest.raises(DataError) as info:
-        fn()
-    msg = str(info.value)
-    assert "\n" not in msg, msg
-    for fragment in fragments:
-        assert fragment in msg, msg
-    return msg
 
 
 def _fake_mnist(cache, rng):
@@ -58,20 +48,20 @@ def test_mnist_from_the_keras_cache_offline(home, rng):
     xa, ya = load_arrays("mnist", split="all", labels=True)
     np.testing.assert_array_equal(xa, np.concatenate([x, xt]))
     np.testing.assert_array_equal(ya, np.concatenate([y, yt]))
-    _assert_one_line(lambda: load_arrays("mnist", split="valid"), "split='valid'",
+    _raises_one_line(lambda: load_arrays("mnist", split="valid"), "split='valid'",
               "'train', 'test', 'all'")
 
 
 def test_missing_named_set_names_the_path_and_download(home, monkeypatch):
     path = str(home / "mnist.npz")
-    _assert_one_line(lambda: load_arrays("mnist", download=False), path,
+    _raises_one_line(lambda: load_arrays("mnist", download=False), path,
               "download=True", "--download")
     # With the offline machine's default, keras.datasets tries the network
     # and fails; the error still names the cache path and the option.
     monkeypatch.setattr("keras.datasets.mnist.load_data", _offline)
-    _assert_one_line(lambda: load_arrays("mnist"), path, "download=True",
+    _raises_one_line(lambda: load_arrays("mnist"), path, "download=True",
               "no network")
-    _assert_one_line(lambda: load_arrays("cifar100", download=False),
+    _raises_one_line(lambda: load_arrays("cifar100", download=False),
               str(home / "cifar-100-python-target"), "download=True")
 
 
@@ -85,7 +75,7 @@ def test_mirror_holds_mnist_test_only(home, monkeypatch):
     mirror = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__)))), "shared", "data")
     monkeypatch.setenv("KERAS_GAN_STABLE_DATA", mirror)
-    msg = _assert_one_line(lambda: load_arrays("mnist", download=False),
+    msg = _raises_one_line(lambda: load_arrays("mnist", download=False),
                     "only the test split", "split='test'", "download=True")
     assert mirror in msg
     x, y = load_arrays("mnist", split="test", labels=True, max_samples=50)
@@ -125,10 +115,10 @@ def test_fashion_and_cifar_caches(home, rng):
 def test_split_on_a_single_set_source_and_tfds():
     from keras_gan_stable.data.loaders import tfds_split
 
-    _assert_one_line(lambda: load_arrays("digits", split="test"), "split='test'",
+    _raises_one_line(lambda: load_arrays("digits", split="test"), "split='test'",
               "split=None")
     assert tfds_split("tfds:mnist", None) == "train"
     assert tfds_split("tfds:mnist:test", None) == "test"
     assert tfds_split("tfds:mnist", "all") == "all"
-    _assert_one_line(lambda: tfds_split("tfds:mnist:test", "train"), "'test'",
+    _raises_one_line(lambda: tfds_split("tfds:mnist:test", "train"), "'test'",
               "split='train'", "one place")
