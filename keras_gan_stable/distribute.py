@@ -19,7 +19,8 @@ What this module adds on top:
   device on the global batch (see `shard_batch()` for the layout).
 - `SyncBatchNormalization`: BatchNorm whose statistics cover the global batch
   on every backend.
-- `ChiefCheckpoint` and `is_chief()`: checkpoints written once, by the chief.
+- `is_chief()`: whether this process writes checkpoints, samples and logs
+  (`callbacks.ResumableCheckpoint(dir, strategy=...)` writes once, by the chief).
 - `worker_failure_errors()`: turns the collective errors raised when a peer
   dies into one `WorkerFailureError` that says what to do.
 
@@ -32,13 +33,10 @@ of one device on the concatenated batch. See `docs/distributed.md`.
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 
 __all__ = [
-    "ChiefCheckpoint",
     "SyncBatchNormalization",
     "WorkerFailureError",
     "data_parallel",
@@ -396,82 +394,6 @@ class SyncBatchNormalization(keras.layers.BatchNormalization):
 # ---------------------------------------------------------------------- #
 # Checkpoints and failures
 # ---------------------------------------------------------------------- #
-class ChiefCheckpoint(keras.callbacks.Callback):
-    """Saves the model at the end of every `save_freq` epochs, once.
-
-    In a multi-worker job every worker must take part in the save (reading
-    replica-local variables such as metric totals is a collective), but only
-    the chief's file should remain. The chief writes `filepath`; the other
-    workers write to a private temporary directory that is deleted at once
-    (TensorFlow's recommended pattern). On one machine it is a plain
-    checkpoint callback.
-
-    Args:
-        filepath: str. Path of the `.keras` file or `.weights.h5` file; may
-            contain `{epoch}`.
-        save_freq: int. Save every this many epochs. Defaults to `1`.
-        strategy: the `tf.distribute` strategy, to find the chief. Defaults
-            to the current one.
-
-    >>> gan.fit(ds, epochs=10, callbacks=[ChiefCheckpoint("ckpt/gan.keras")])
-    """
-
-    def __init__(self, filepath, save_freq=1, strategy=None):
-        super().__init__()
-        filepath = os.fspath(filepath)
-        if not filepath.endswith((".keras", ".weights.h5")):
-            raise ValueError(
-                "`filepath` should end with '.keras' (whole model) or "
-                f"'.weights.h5' (weights only). Received: `filepath={filepath!r}`"
-            )
-        if int(save_freq) < 1:
-            raise ValueError(
-                f"`save_freq` should be >= 1. Received: `save_freq={save_freq}`"
-            )
-        self.filepath = filepath
-        self.save_freq = int(save_freq)
-        self.strategy = strategy
-
-    def _strategy(self):
-        if self.strategy is not None:
-            return self.strategy
-        if _backend() == "tensorflow":
-            import tensorflow as tf
-
-            return tf.distribute.get_strategy()
-        return None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.save_freq:
-            return
-        path = self.filepath.format(epoch=epoch + 1)
-        save_on_chief(self.model, path, strategy=self._strategy())
-
-
-def save_on_chief(model, filepath, strategy=None):
-    """Saves `model` to `filepath` on the chief; other workers save to a
-    temporary directory and delete it. Returns whether this process wrote
-    `filepath`."""
-    chief = is_chief(strategy)
-    weights_only = os.fspath(filepath).endswith(".weights.h5")
-    if chief:
-        directory = os.path.dirname(os.path.abspath(filepath))
-        os.makedirs(directory, exist_ok=True)
-        target, scratch = filepath, None
-    else:
-        scratch = tempfile.mkdtemp(prefix="keras_gan_stable_worker_")
-        target = os.path.join(scratch, os.path.basename(filepath))
-    try:
-        if weights_only:
-            model.save_weights(target)
-        else:
-            model.save(target)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return chief
-
-
 class WorkerFailureError(RuntimeError):
     """A peer worker stopped answering during multi-worker training."""
 
@@ -497,7 +419,7 @@ def worker_failure_errors(timeout_seconds=None):
     and what to do.
 
     >>> with worker_failure_errors():
-    ...     gan.fit(dataset, epochs=10, callbacks=[ChiefCheckpoint(...)])
+    ...     gan.fit(dataset, epochs=10, callbacks=[ResumableCheckpoint(...)])
     """
     errors = _collective_errors()
     if not errors:
@@ -517,6 +439,6 @@ def worker_failure_errors(timeout_seconds=None):
             "Multi-worker training stopped: another worker did not answer"
             f"{after}. It has probably died or lost its network connection. "
             "Restart every worker; resume from the last checkpoint "
-            "(ChiefCheckpoint or keras.callbacks.BackupAndRestore). "
+            "(callbacks.ResumableCheckpoint with strategy=...). "
             f"Underlying error: {type(e).__name__}: {cause}"
         ) from e

@@ -156,7 +156,11 @@ def test_multi_worker_trains_together_and_chief_writes_one_checkpoint(
     for rc, output in results:
         assert rc == 0, output[-3000:]
     # One checkpoint, by the chief; the other worker's copy was deleted.
-    assert sorted(os.listdir(tmp_path / "ckpt")) == ["gan.weights.h5"]
+    from keras_gan_stable.callbacks.checkpoint import (
+        list_checkpoints, restore_checkpoint)
+
+    saved = list_checkpoints(str(tmp_path / "ckpt"))
+    assert len(saved) == 1, os.listdir(tmp_path / "ckpt")
     assert not [d for d in os.listdir(tmp_path / "tmp")
                 if d.startswith("keras_gan_stable_worker_")]
     w0 = np.load(tmp_path / "worker0.npz")
@@ -178,7 +182,8 @@ def test_multi_worker_trains_together_and_chief_writes_one_checkpoint(
     for i, ref in enumerate(reference):
         np.testing.assert_allclose(w0[f"{i:03d}"], ref, rtol=RTOL, atol=ATOL)
     restored = common.build_gan("none")
-    restored.load_weights(tmp_path / "ckpt" / "gan.weights.h5")
+    meta = restore_checkpoint(restored, str(tmp_path / "ckpt"))
+    assert meta["step"] == common.STEPS and meta["epoch"] == 1
     for i, v in enumerate(restored.weights):
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(v.value), w0[f"{i:03d}"])
@@ -266,30 +271,60 @@ def test_sync_batch_normalization_is_batch_norm_over_the_global_batch(rng):
 
 
 @pytest.mark.multibackend
-def test_chief_checkpoint_on_one_process_saves_weights(tmp_path, rng):
+def test_resumable_checkpoint_writes_only_on_the_chief(tmp_path, rng,
+                                                      monkeypatch):
+    """Multi-worker mode of the one checkpoint system: the chief writes the
+    checkpoint that a restore reads back bitwise; another worker takes part
+    in each save (its scratch copy) but leaves nothing behind."""
     from keras_gan_stable import GAN
+    from keras_gan_stable.callbacks import ResumableCheckpoint
+    from keras_gan_stable.callbacks import checkpoint as ckpt_module
 
-    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    gan = GAN(g, d, latent_dim=2, seed=0)
-    gan.compile(d_optimizer=keras.optimizers.SGD(0.1),
-                g_optimizer=keras.optimizers.SGD(0.1), loss="hinge")
-    path = tmp_path / "ck" / "gan_{epoch}.weights.h5"
-    gan.fit(rng.normal(size=(8, 2)).astype("float32"), batch_size=8,
-            epochs=2, verbose=0,
-            callbacks=[distribute.ChiefCheckpoint(str(path), save_freq=2)])
-    assert sorted(os.listdir(tmp_path / "ck")) == ["gan_2.weights.h5"]
-    g2 = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    d2 = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    other = GAN(g2, d2, latent_dim=2, seed=0)
-    other.compile(d_optimizer=keras.optimizers.SGD(0.1),
-                  g_optimizer=keras.optimizers.SGD(0.1), loss="hinge")
-    other.load_weights(str(tmp_path / "ck" / "gan_2.weights.h5"))
-    for a, b in zip(gan.weights, other.weights):
+    def make():
+        keras.utils.set_random_seed(0)
+        g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        gan = GAN(g, d, latent_dim=2, seed=0)
+        gan.compile(d_optimizer=keras.optimizers.SGD(0.1),
+                    g_optimizer=keras.optimizers.SGD(0.1), loss="hinge")
+        return gan
+
+    x = rng.normal(size=(8, 2)).astype("float32")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    writes = []
+    real_save = ckpt_module.save_checkpoint
+
+    def counting_save(model, directory, **kwargs):
+        writes.append(directory)
+        return real_save(model, directory, **kwargs)
+
+    monkeypatch.setattr(ckpt_module, "save_checkpoint", counting_save)
+    # A worker that is not the chief: two saves happen, none remains.
+    monkeypatch.setattr(distribute, "is_chief", lambda strategy=None: False)
+    worker = make()
+    worker.fit(x, batch_size=8, epochs=2, verbose=0, callbacks=[
+        ResumableCheckpoint(str(tmp_path / "w"), verbose=0)])
+    assert len(writes) == 2 and not (tmp_path / "w").exists()
+    assert os.listdir(scratch) == []
+    # The chief: its checkpoints are the library's resumable ones.
+    monkeypatch.setattr(distribute, "is_chief", lambda strategy=None: True)
+    chief = make()
+    chief.fit(x, batch_size=8, epochs=2, verbose=0, callbacks=[
+        ResumableCheckpoint(str(tmp_path / "c"), verbose=0)])
+    assert len(ckpt_module.list_checkpoints(str(tmp_path / "c"))) == 2
+    other = make()
+    meta = ckpt_module.restore_checkpoint(other, str(tmp_path / "c"))
+    assert meta["epoch"] == 2
+    for a, b in zip(chief.weights, other.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a.value),
                                       keras.ops.convert_to_numpy(b.value))
-    with pytest.raises(ValueError, match="filepath"):
-        distribute.ChiefCheckpoint(str(tmp_path / "gan.h5"))
+    # The worker trained the same steps as the chief.
+    for a, b in zip(chief.weights, worker.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a.value),
+                                      keras.ops.convert_to_numpy(b.value))
+    assert not hasattr(distribute, "ChiefCheckpoint")
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TF_CONFIG is TF's")

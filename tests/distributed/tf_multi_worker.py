@@ -2,8 +2,9 @@
 
 Usage: TF_CONFIG=... KERAS_BACKEND=tensorflow \
        python tf_multi_worker.py OUT_DIR MODE
-MODE "train": train common.STEPS steps, save one checkpoint (chief only),
-write this worker's weights to OUT_DIR/worker<i>.npz.
+MODE "train": train common.STEPS steps with a `ResumableCheckpoint` in
+multi-worker mode (the chief's checkpoint only remains), write this worker's
+weights to OUT_DIR/worker<i>.npz.
 MODE "kill": worker 1 dies after the first step; worker 0 must fail with
 `WorkerFailureError` (exit code 3), not hang.
 """
@@ -21,6 +22,7 @@ import keras  # noqa: E402
 
 import common  # noqa: E402
 from keras_gan_stable import distribute  # noqa: E402
+from keras_gan_stable.callbacks import ResumableCheckpoint  # noqa: E402
 
 TIMEOUT = 20.0
 
@@ -40,8 +42,8 @@ def main(out_dir, mode):
     data = distribute.distribute_dataset(
         strategy, common.tf_dataset(common.global_batches(True)),
         n_critic=common.N_CRITIC)
-    callbacks = [distribute.ChiefCheckpoint(
-        os.path.join(out_dir, "ckpt", "gan.weights.h5"), strategy=strategy)]
+    callbacks = [ResumableCheckpoint(os.path.join(out_dir, "ckpt"),
+                                     strategy=strategy, verbose=0)]
     if mode == "kill" and index == 1:
         callbacks.append(DieAfterFirstStep())
     try:
