@@ -102,6 +102,7 @@ class TrainConfig:
     rollback_after: Optional[int] = None
     precision: str = "float32"
     minutes: Optional[float] = None
+    clock: str = "wall"
     seed: int = 0
 
 
@@ -612,7 +613,7 @@ class Run:
         if t["minutes"] is not None:
             from keras_gan_stable.callbacks.time_budget import TimeBudget
 
-            self.budget = TimeBudget(t["minutes"])
+            self.budget = TimeBudget(t["minutes"], clock=t["clock"])
             cbs.append(self.budget)
         self.checkpoint = ResumableCheckpoint(
             self.ckpt_dir, data=self.batches, keep=out["keep_checkpoints"],

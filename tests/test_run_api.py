@@ -153,6 +153,36 @@ def test_time_budget_stops_on_the_batch_that_spends_it():
         TimeBudget(minutes=float("inf"))
 
 
+def test_time_budget_cpu_clock_counts_this_process_only():
+    import time
+
+    assert TimeBudget(1.0, clock="cpu").clock is time.process_time
+    assert TimeBudget(1.0).clock is time.monotonic
+    for bad in ("gpu", 3):
+        with pytest.raises(ValueError, match="clock"):
+            TimeBudget(1.0, clock=bad)
+    # Sleeping spends wall-clock seconds but (nearly) no CPU seconds of this
+    # process: idle library threads may spin for a few hundred ms at most,
+    # well inside the 1 CPU-s budget against 1.2 s of sleep.
+    budget = TimeBudget(minutes=1.0 / 60.0, clock="cpu")
+
+    class Model:
+        stop_training = False
+
+    budget.set_model(Model())
+    budget.on_train_begin()
+    time.sleep(1.2)
+    budget.on_train_batch_end(0)
+    assert not budget.stopped
+    end = time.process_time() + 1.0
+    while time.process_time() < end:  # 1 more CPU-s: past the budget
+        sum(range(1000))
+    budget.on_train_batch_end(1)
+    assert budget.stopped and budget.model.stop_training
+    with pytest.raises(ValueError, match="train.clock"):
+        RunConfig.from_recipe("dcgan", overrides=["train.clock=gpu"])
+
+
 def test_time_budget_run_ends_early_and_resumes_exactly(tmp_path):
     """A run stopped by `train.minutes` mid-epoch resumes to the same
     weights as one that was never stopped."""

@@ -62,6 +62,7 @@ DEFAULT_CONFIG = {
         "rollback_after": None,
         "precision": "float32",
         "minutes": None,
+        "clock": "wall",
         "seed": 0,
     },
     "output": {
@@ -90,6 +91,7 @@ OPTIMIZER_KEYS = ("name", "learning_rate", "beta_1", "beta_2", "rho",
 SCHEDULES = ("constant", "cosine", "linear")
 AUGMENTS = ("diffaugment", "ada")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+CLOCKS = ("wall", "cpu")
 METRICS = ("fid", "kid", "pr", "is")
 EXTRACTORS = ("classifier", "inception")
 EXPORT_FORMATS = ("saved_model", "onnx", "litert")
@@ -394,7 +396,10 @@ def validate_config(config):
               f"one of {list(PRECISIONS)}")
     v = flat["train.minutes"]
     if v is not None and not (_is_num(v) and v > 0):
-        _fail("train.minutes", v, "a wall-clock budget in minutes > 0, or null")
+        _fail("train.minutes", v, "a budget in minutes > 0, or null")
+    if flat["train.clock"] not in CLOCKS:
+        _fail("train.clock", flat["train.clock"],
+              f"one of {list(CLOCKS)} (what train.minutes counts)")
     v = flat["data.num_classes"]
     if v is not None and not (_is_int(v) and v >= 2):
         _fail("data.num_classes", v,
