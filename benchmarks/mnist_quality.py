@@ -1,34 +1,44 @@
-"""MNIST sample quality per CPU-minute: recipes beside a plain PyTorch DCGAN.
+"""MNIST sample quality per CPU-minute: the recipes, as a user runs them, beside
+a plain PyTorch DCGAN.
 
-Each library recipe (`dcgan`, `wgan-gp`, `sngan`, `recommended`, built as
-the CLI builds them for 32x32 grey images: MNIST's 10,000 test images padded
-with background to 32x32) trains on one run and is scored when its training
-wall-clock (scoring excluded) passes each budget, e.g. 2, 5 and 10 minutes;
-a recipe whose settings equal one already trained (`recommended` is `sngan`
-on images) shares that run instead of repeating it.
+Data: MNIST's test images padded with background to 32x32, split in two:
+images 0-4999 (with their labels) are the training set, written to an
+`.npz` that the run API reads as a user's file; images 5000-9999 are the
+held-out real set that samples are scored against.
+
+Each library recipe trains through the user's path: `keras_gan_stable.run`
+(`Run`, the CLI's code, with its default callbacks: sample grids, curves,
+TensorBoard, checkpoints) with `train.minutes` and `train.clock=cpu`, so a
+budget is CPU-seconds of this process (all its threads), steadier than
+wall-clock on a shared machine. A run stops at the first budget (e.g. 2
+CPU-minutes), is scored, then is resumed (`Run.resume_from`, exact) for the
+difference up to the next budget (3 more for 5), and so on: one training
+run per recipe, scored at each budget. The recipes keep their own settings
+(`recommended` is class-conditional because the file has labels); only the
+length is opened (`train.images=null`, `train.epochs=100000`) so that the
+budget ends the run, and the run's own final metrics are off
+(`output.fid_samples=0`). `progan` is left out: its growing schedule is set
+by the run's length, not by a time budget.
+
 A plain PyTorch DCGAN (the `dcgan` recipe written in `torch.nn`: the
 generator of `benchmarks/reference/torch_dcgan.py`, a BatchNorm
 discriminator, non-saturating loss, Adam(2e-4, 0.5, 0.999), batch 64)
-trains for the same wall-clock in the same process.
+trains on the same images for the same CPU-seconds (`time.process_time`).
 
-Scores (`score_images`), from 2,000 samples, in the features of one
-classifier trained once on the real images
+Scores (2,000 samples, seed 1234; EMA generator where the recipe keeps one)
+in the features of one classifier trained on the held-out images
 (`keras_gan_stable.metrics.train_feature_classifier`, fixed seed):
 
-- classifier FID: Frechet distance between the real images' and the
-  samples' features (lower is better; comparable only within one run of
-  this script, with the same classifier);
-- modes: digit classes predicted for at least 2% of the samples (10 is
-  best), and the KL divergence of the predicted-class histogram from uniform
-  (`keras_gan_stable.metrics.mode_coverage`).
+- classifier FID against the held-out images (lower is better; comparable
+  only within one run of this script);
+- modes: classes predicted for at least 2% of the samples (10 is best), and
+  the KL divergence of the predicted-class histogram from uniform.
 
-Samples are drawn with `training=False` (BatchNorm in inference mode, its
-moving statistics).
-
-    python benchmarks/mnist_quality.py                  # budgets 2,5,10 min
+    python benchmarks/mnist_quality.py                  # budgets 2,5,10
     python benchmarks/mnist_quality.py --budgets 1,2 --recipes dcgan,recommended
 
-Writes `benchmarks/results/mnist_quality.json`.
+Writes `benchmarks/results/mnist_quality.json` (rows appended per recipe as
+they finish, so a long run can be read while it goes).
 """
 
 import argparse
@@ -36,10 +46,21 @@ import json
 import os
 import sys
 import time
-from _machine import run_metadata  # noqa: E402
 
+
+def _threads_from_argv():
+    """`--threads N` must act before TensorFlow or PyTorch start."""
+    if "--threads" in sys.argv:
+        n = sys.argv[sys.argv.index("--threads") + 1]
+        for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = n
+
+
+_threads_from_argv()
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from _machine import run_metadata  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -102,53 +123,56 @@ class Scorer:
                 "mode_kl": float(cover.kl), "finite": True}
 
 
-def build_recipe_gan(recipe, seed=0, overrides=None):
-    """The recipe's compiled GAN for 32x32x1 images, as the CLI builds it."""
-    from keras_gan_stable import presets
-    from keras_gan_stable.cli import build_gan
+def newest_step(run_dir):
+    """Generator steps of the run's newest checkpoint."""
+    from keras_gan_stable.callbacks.checkpoint import list_checkpoints
 
-    config = presets.recipe_config(recipe)
-    config["train"]["seed"] = seed
-    for key, value in (overrides or {}).items():
-        section, name = key.split(".", 1)
-        if "." in name:  # e.g. train.d_optimizer.learning_rate
-            name, sub = name.split(".", 1)
-            config[section][name][sub] = value
+    newest = list_checkpoints(os.path.join(run_dir, "checkpoints"))[0]
+    with open(os.path.join(newest, "meta.json")) as f:
+        return int(json.load(f)["step"])
+
+
+def train_recipe_budgets(recipe, data_path, budgets_s, scorer, work,
+                         seed=0):
+    """Trains `recipe` through the run API, scored at each CPU budget."""
+    import keras
+
+    from keras_gan_stable.run import Run, load_gan, resolve_config
+
+    out = os.path.join(work, recipe)
+    rows, spent = [], 0.0
+    for i, budget in enumerate(budgets_s):
+        minutes = (budget - spent) / 60.0
+        keras.backend.clear_session()
+        c0, w0 = time.process_time(), time.perf_counter()
+        if i == 0:
+            config = resolve_config(
+                recipe=recipe, data=data_path, out=out, overrides=[
+                    f"train.seed={seed}", "train.images=null",
+                    "train.epochs=100000", "train.clock=cpu",
+                    f"train.minutes={minutes}", "output.fid_samples=0"])
+            job = Run(config, out_dir=out, verbose=0)
         else:
-            config[section][name] = value
-    return build_gan(config, (32, 32, 1)), config
-
-
-def train_keras_budgets(gan, config, images, budgets_s, scorer, seed=0,
-                        chunk_steps=20):
-    """Trains in chunks, scoring when the training time passes each budget."""
-    import numpy as np
-
-    t = config["train"]
-    per_step = t["batch_size"] * t["n_critic"]
-    rng = np.random.default_rng(seed)
-    trained, rows, steps = 0.0, [], 0
-    for budget in budgets_s:
-        while trained < budget:
-            idx = rng.integers(0, len(images), chunk_steps * per_step)
-            t0 = time.perf_counter()
-            hist = gan.fit(images[idx], batch_size=per_step, epochs=1,
-                           shuffle=False, verbose=0)
-            trained += time.perf_counter() - t0
-            steps += chunk_steps
-            if not all(np.isfinite(v[-1]) for v in hist.history.values()):
-                break
+            job = Run.resume_from(out, overrides=[f"train.minutes={minutes}"],
+                                  verbose=0)
+        summary = job.fit()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        spent = budget
+        keras.backend.clear_session()
+        gan, _ = load_gan(out)
         fake = gan.generate(NUM_SAMPLES, seed=1234)
-        rows.append({"budget_s": budget, "trained_s": trained,
-                     "g_steps": steps,
-                     "real_images_seen": steps * per_step, **scorer(fake)})
-        print(f"    {budget:5.0f} s: {rows[-1]}", flush=True)
+        rows.append({"budget_s": budget, "stage_cpu_s": cpu,
+                     "stage_wall_s": wall,
+                     "stopped_by_time_budget":
+                         summary["stopped_by_time_budget"],
+                     "g_steps": newest_step(out), **scorer(fake)})
+        print(f"    {budget / 60:5g} CPU-min: {rows[-1]}", flush=True)
     return rows
 
 
 def train_torch_budgets(images, budgets_s, scorer, seed=0, batch=64,
                         threads=0):
-    """The plain PyTorch DCGAN, scored at the same wall-clock budgets."""
+    """The plain PyTorch DCGAN, scored at the same CPU-second budgets."""
     import numpy as np
     import torch
     from torch import nn
@@ -178,7 +202,7 @@ def train_torch_budgets(images, budgets_s, scorer, seed=0, batch=64,
     for budget in budgets_s:
         g.train(), d.train()
         while trained < budget:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             for _ in range(20):
                 real = data[torch.randint(0, len(data), (batch,),
                                           generator=gen)]
@@ -192,7 +216,7 @@ def train_torch_budgets(images, budgets_s, scorer, seed=0, batch=64,
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
-            trained += time.perf_counter() - t0
+            trained += time.process_time() - t0
             steps += 20
         g.eval()
         with torch.no_grad():
@@ -206,70 +230,97 @@ def train_torch_budgets(images, budgets_s, scorer, seed=0, batch=64,
     return rows
 
 
+def write_json(path, payload):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=1)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--budgets", default="2,5,10",
-                   help="wall-clock training budgets in minutes")
-    p.add_argument("--recipes", default="dcgan,wgan-gp,sngan,recommended")
+                   help="training budgets in CPU-minutes of this process")
+    p.add_argument("--recipes",
+                   default="recommended,dcgan,wgan-gp,sngan,sagan")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--classifier-epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads of TensorFlow and PyTorch (0: their "
+                   "defaults). 1 wastes no CPU-second on idle spinning when "
+                   "the cores are shared")
+    p.add_argument("--classifier-cache", default=None,
+                   help=".keras path: load the feature classifier from there "
+                   "(trained and saved there first), so that several "
+                   "processes score in the same features")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="only join these result files into --out and print "
+                   "the table")
+    p.add_argument("--work", default="/tmp/mnist_quality",
+                   help="folder for the data file and the run folders")
     p.add_argument("--out", default=os.path.join(RESULTS,
                                                  "mnist_quality.json"))
     args = p.parse_args()
-    import keras
+    if args.merge:
+        parts = [json.load(open(path)) for path in args.merge]
+        payload = dict(parts[0], results=[r for part in parts
+                                          for r in part["results"]],
+                       merged_from=args.merge)
+        write_json(args.out, payload)
+        print_table(payload)
+        return
+    import numpy as np
 
     budgets = [60.0 * float(b) for b in args.budgets.split(",") if b]
     images, labels = load_mnist32()
+    train_x, train_y = images[:5000], labels[:5000]
+    held_x, held_y = images[5000:], labels[5000:]
+    os.makedirs(args.work, exist_ok=True)
+    data_path = os.path.join(args.work, "mnist32_train.npz")
+    np.savez(data_path, images=train_x, labels=train_y.astype("int64"))
     t0 = time.perf_counter()
-    scorer = Scorer(images, labels, epochs=args.classifier_epochs)
+    scorer = Scorer(held_x, held_y, epochs=args.classifier_epochs,
+                    cache=args.classifier_cache)
     print(f"feature classifier trained in {time.perf_counter() - t0:.0f} s",
           flush=True)
-    real_score = scorer(images[:NUM_SAMPLES])
-    print(f"  real images (first {NUM_SAMPLES}): {real_score}", flush=True)
-    from keras_gan_stable import presets
-
-    results, settings_run = [], {}
+    real_score = scorer(train_x[:NUM_SAMPLES])
+    print(f"  real training images (first {NUM_SAMPLES}): {real_score}",
+          flush=True)
+    payload = {"benchmark": "mnist_quality", "path": "run API (train.minutes,"
+               " train.clock=cpu), default callbacks; resumed per budget",
+               "budgets_cpu_min": [b / 60 for b in budgets],
+               "samples": NUM_SAMPLES, "real_images_score": real_score,
+               "threads": args.threads, **run_metadata(), "results": []}
     for recipe in [r for r in args.recipes.split(",") if r]:
-        # A recipe with the settings of one already trained (`recommended`
-        # is `sngan` on images) would train the same run again: share it.
-        config = presets.recipe_config(recipe)
-        key = json.dumps([config["model"], config["train"]], sort_keys=True)
-        if key in settings_run:
-            same = settings_run[key]
-            print(f"  {recipe}: the settings of {same}, same run", flush=True)
-            rows = next(r["rows"] for r in results if r["method"] == same)
-            results.append({"method": recipe, "same_run_as": same,
-                            "rows": rows})
-            continue
-        settings_run[key] = recipe
         print(f"  {recipe}", flush=True)
-        keras.utils.set_random_seed(args.seed)
-        gan, config = build_recipe_gan(recipe, args.seed)
-        rows = train_keras_budgets(gan, config, images, budgets, scorer,
-                                   args.seed)
-        results.append({"method": recipe, "rows": rows})
-        keras.backend.clear_session()
+        rows = train_recipe_budgets(recipe, data_path, budgets, scorer,
+                                    args.work, args.seed)
+        payload["results"].append({"method": recipe, "rows": rows})
+        write_json(args.out, payload)
     if not args.no_torch:
         print("  plain PyTorch DCGAN", flush=True)
-        results.append({"method": "pytorch_dcgan",
-                        "rows": train_torch_budgets(images, budgets, scorer,
-                                                    args.seed)})
-    header = "".join(f" {b / 60:>5g} min FID / modes" for b in budgets)
-    print(f"\n{'method':16s}{header}")
-    for res in results:
-        cells = "".join(f" {r['classifier_fid']:9.2f} / {r['modes']:2d}     "
-                        for r in res["rows"])
-        print(f"{res['method']:16s}{cells}")
-    print(f"{'real images':16s} {real_score['classifier_fid']:9.2f} / "
-          f"{real_score['modes']:2d}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"benchmark": "mnist_quality",
-                   "budgets_min": [b / 60 for b in budgets],
-                   "samples": NUM_SAMPLES, "real_images_score": real_score,
-                   **run_metadata(), "results": results}, f, indent=1)
+        payload["results"].append({"method": "pytorch_dcgan", "rows":
+                                   train_torch_budgets(train_x, budgets,
+                                                       scorer, args.seed,
+                                                       threads=args.threads)})
+        payload["threads"] = args.threads
+        write_json(args.out, payload)
+    print_table(payload)
     print(f"wrote {args.out}")
+
+
+def print_table(payload):
+    budgets = [60.0 * b for b in payload["budgets_cpu_min"]]
+    real_score = payload["real_images_score"]
+    header = "".join(f" | {b / 60:g} CPU-min" for b in budgets)
+    print(f"\n| method{header} |")
+    print("| --- " * (len(budgets) + 1) + "|")
+    for res in payload["results"]:
+        cells = "".join(f" | {r['classifier_fid']:.2f} / {r['modes']} / "
+                        f"{r['g_steps']}" for r in res["rows"])
+        print(f"| {res['method']}{cells} |")
+    print(f"| real training images | {real_score['classifier_fid']:.2f} / "
+          f"{real_score['modes']} |")
 
 
 if __name__ == "__main__":
