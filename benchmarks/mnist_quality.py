@@ -83,6 +83,21 @@ def load_mnist32(max_images=None):
     return images.astype("float32"), labels
 
 
+def load_cifar10_split(per_class=1500, train_per_class=1000):
+    """CIFAR-10 training images in [-1, 1], the first `per_class` of each
+    class (by file name), shuffled with a fixed seed: the first
+    `10 * train_per_class` for training, the rest held out."""
+    import numpy as np
+
+    from keras_gan_stable.data.cifar import load_cifar10_from_tar
+
+    images, labels = load_cifar10_from_tar(max_per_class=per_class)
+    order = np.random.default_rng(0).permutation(len(images))
+    images, labels = images[order], labels[order]
+    n = 10 * train_per_class
+    return (images[:n], labels[:n]), (images[n:], labels[n:])
+
+
 class Scorer:
     """Classifier FID and mode coverage against one set of real images."""
 
@@ -184,9 +199,10 @@ def train_torch_budgets(images, budgets_s, scorer, seed=0, batch=64,
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     latent, width = 100, 32
-    g = Generator(latent, 1, width)
+    channels = images.shape[-1]
+    g = Generator(latent, channels, width)
     d = nn.Sequential(  # the DCGAN discriminator: BatchNorm, LeakyReLU(0.2)
-        nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
         nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),
         nn.BatchNorm2d(2 * width, eps=1e-3, momentum=0.01), nn.LeakyReLU(0.2),
         nn.Conv2d(2 * width, 4 * width, 4, 2, 1, bias=False),
@@ -245,6 +261,10 @@ def main():
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--classifier-epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "cifar10"),
+                   help="mnist: test images 0-4999 train, 5000-9999 held "
+                   "out; cifar10: 1,500 training images per class, 1,000 "
+                   "train and 500 held out")
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads of TensorFlow and PyTorch (0: their "
                    "defaults). 1 wastes no CPU-second on idle spinning when "
@@ -272,11 +292,14 @@ def main():
     import numpy as np
 
     budgets = [60.0 * float(b) for b in args.budgets.split(",") if b]
-    images, labels = load_mnist32()
-    train_x, train_y = images[:5000], labels[:5000]
-    held_x, held_y = images[5000:], labels[5000:]
+    if args.dataset == "cifar10":
+        (train_x, train_y), (held_x, held_y) = load_cifar10_split()
+    else:
+        images, labels = load_mnist32()
+        train_x, train_y = images[:5000], labels[:5000]
+        held_x, held_y = images[5000:], labels[5000:]
     os.makedirs(args.work, exist_ok=True)
-    data_path = os.path.join(args.work, "mnist32_train.npz")
+    data_path = os.path.join(args.work, f"{args.dataset}32_train.npz")
     np.savez(data_path, images=train_x, labels=train_y.astype("int64"))
     t0 = time.perf_counter()
     scorer = Scorer(held_x, held_y, epochs=args.classifier_epochs,
@@ -286,7 +309,9 @@ def main():
     real_score = scorer(train_x[:NUM_SAMPLES])
     print(f"  real training images (first {NUM_SAMPLES}): {real_score}",
           flush=True)
-    payload = {"benchmark": "mnist_quality", "path": "run API (train.minutes,"
+    payload = {"benchmark": "mnist_quality", "dataset": args.dataset,
+               "train_images": len(train_x), "held_out_images": len(held_x),
+               "path": "run API (train.minutes,"
                " train.clock=cpu), default callbacks; resumed per budget",
                "budgets_cpu_min": [b / 60 for b in budgets],
                "samples": NUM_SAMPLES, "real_images_score": real_score,
