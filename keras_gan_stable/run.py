@@ -701,7 +701,7 @@ class Run:
         """Trains (or finishes) the run; returns the summary dict."""
         import keras
 
-        t0 = time.time()
+        t0, cpu0 = time.time(), time.process_time()
         self._clean()
         os.makedirs(self.out_dir, exist_ok=True)
         cfg.save_config(self.config, os.path.join(self.out_dir,
@@ -735,6 +735,7 @@ class Run:
                 ckpt, "last_saved_position", None) != (self.epochs, 0):
             ckpt.save(epoch=self.epochs)  # the end, when `every` skipped it
         train_seconds = time.time() - t0
+        train_cpu_seconds = time.process_time() - cpu0
         files = {"config": os.path.join(self.out_dir, "config.yaml"),
                  "checkpoints": self.ckpt_dir,
                  "samples": os.path.join(self.out_dir, "samples")}
@@ -760,6 +761,7 @@ class Run:
                    "stopped_by_time_budget": bool(stopped),
                    "seconds": round(time.time() - t0, 1),
                    "train_seconds": round(train_seconds, 1),
+                   "train_cpu_seconds": round(train_cpu_seconds, 1),
                    "final_logs": final, "metrics": metrics, "files": files}
         from keras_gan_stable.callbacks.checkpoint import _write_json_atomic
 
