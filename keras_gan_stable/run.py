@@ -390,6 +390,11 @@ class Run:
     `curves.png` + `history.json`, `tensorboard/`, `checkpoints/`
     (`ResumableCheckpoint`), `saved_model/1/`, `summary.json`.
 
+    An image folder above 128 MiB decoded (`data.stream: auto`, or always
+    with `true`) is streamed: a `FolderImages` view decodes each batch on
+    demand, with the same values and the same `(seed, epoch, batch)` order
+    as in memory, so training and resuming stay exact.
+
     Args:
         config: `RunConfig` or config dict.
         out_dir: str or `None`. Defaults to `output.dir`, else a new

@@ -211,7 +211,8 @@ def should_stream(source, stream="auto", image_size=None, channels=None,
         try:
             with Image.open(files[0]) as im:
                 first_size, mode = (im.size[1], im.size[0]), im.mode
-        except (OSError, SyntaxError, ValueError):  # scan_folder names the corrupt file later
+        except (OSError, SyntaxError, ValueError):
+            # A corrupt first file: the folder's scan names it next.
             first_size, mode = (1, 1), "RGB"
         size = size or first_size
         channels = channels or (1 if mode in ("1", "L", "LA", "I", "I;16",
