@@ -490,7 +490,10 @@ class Run:
 
         d = self.config["data"]
         source = d["source"]
-        if d["stream"] is True and not os.path.isdir(source):
+        if d["stream"] is True and not os.path.isdir(source) and (
+                os.path.exists(source) or source in loaders.BUILTIN_SOURCES
+                or source.startswith("tfds:")):
+            # (A missing path gets the loaders' "does not exist" error.)
             raise loaders.DataError(
                 f"data.stream=true streams image folders only, and {source!r} "
                 "is not a folder (it is loaded into memory). Set "
@@ -543,6 +546,7 @@ class Run:
 
     def _prepare(self):
         from keras_gan_stable.callbacks.checkpoint import ResumableBatches
+        from keras_gan_stable.data.folder_array import FolderImages
         from keras_gan_stable.data.loaders import DataError
 
         config, t = self.config, self.config["train"]
@@ -554,7 +558,7 @@ class Run:
                   f"{config['model']['architecture']} (set data.image_size "
                   "to choose).")
             config["data"]["image_size"] = size
-            if hasattr(x, "with_image_size"):  # streamed: no re-scan
+            if isinstance(x, FolderImages):  # streamed: no re-scan
                 x = x.with_image_size(size)
             else:
                 x, y = self._load_data()

@@ -198,3 +198,6 @@ def test_bad_stream_value_is_one_line(tmp_path):
     msg = str(info.value)
     assert "\n" not in msg and "data.stream=true" in msg, msg
     assert "'digits'" in msg and "data.stream=auto" in msg, msg
+    with pytest.raises(DataError, match="does not exist"):  # a typo'd path
+        Run(RunConfig(data={"source": str(tmp_path / "nope"),
+                            "stream": True}), out_dir=str(tmp_path / "r"))
