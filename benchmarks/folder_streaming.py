@@ -9,7 +9,13 @@ epoch on it, once per loader, each in a fresh process:
 - `pydataset_stream`: `ImageFolderDataset(folder)`, the `keras.utils.PyDataset`
   loader for backends without TensorFlow;
 - `in_memory`: `load_dataset(folder, stream=False)`: the folder decoded into
-  a uint8 array first (the pre-streaming behaviour, for contrast).
+  a uint8 array first (the pre-streaming behaviour, for contrast);
+- `run_api_stream`: the run API / CLI path, `Run` with `data.stream=auto`
+  (the folder is above 128 MiB decoded, so it is streamed: a `FolderImages`
+  view indexed batch by batch by `ResumableBatches`), the same tiny DCGAN
+  through config overrides, checkpoints and one sample grid included;
+- `run_api_memory`: the same with `data.stream=false` (the run API before
+  streaming: the folder decoded into a float32 array).
 
 Peak RSS growth is the process's high-water mark (`VmHWM`) at the end minus
 its resident size (`VmRSS`) after imports and model building, before the
@@ -39,7 +45,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 SIZE = 64
-MODES = ("tf_data_stream", "pydataset_stream", "in_memory")
+MODES = ("tf_data_stream", "pydataset_stream", "in_memory", "run_api_stream",
+         "run_api_memory")
 
 
 def make_folder(folder, images, seed=0):
@@ -82,16 +89,38 @@ def child(mode, folder, batch_size):
     gan.compile(n_critic=1)
     base = _status("VmRSS")
     t0, c0 = time.perf_counter(), time.process_time()
-    if mode == "pydataset_stream":
-        data = ImageFolderDataset(folder, batch_size=batch_size, seed=0)
+    if mode.startswith("run_api"):
+        import tempfile
+
+        from keras_gan_stable.run import Run, RunConfig
+
+        stream = "auto" if mode == "run_api_stream" else "false"
+        config = RunConfig.from_recipe("dcgan", overrides=[
+            f"data.source={folder}", f"data.stream={stream}",
+            "model.width=4", "model.latent_dim=16",
+            f"train.batch_size={batch_size}", "train.epochs=1",
+            "output.samples=4", "output.fid_samples=0",
+            "output.tensorboard=false", "output.plots=false",
+            "output.export=false"])
+        with tempfile.TemporaryDirectory() as out:
+            run = Run(config, out_dir=os.path.join(out, "run"), verbose=0)
+            loader = type(run.batches.x).__name__
+            t_load = time.perf_counter() - t0
+            run.fit()
+            gan = run.gan
     else:
-        data = load_dataset(folder, batch_size=batch_size, seed=0,
-                            stream=(mode == "tf_data_stream"))
-    t_load = time.perf_counter() - t0
-    gan.fit(data, epochs=1, verbose=0)
+        if mode == "pydataset_stream":
+            data = ImageFolderDataset(folder, batch_size=batch_size, seed=0)
+        else:
+            data = load_dataset(folder, batch_size=batch_size, seed=0,
+                                stream=(mode == "tf_data_stream"))
+        loader = type(data).__name__
+        t_load = time.perf_counter() - t0
+        gan.fit(data, epochs=1, verbose=0)
     steps = int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
     print(json.dumps({
-        "mode": mode, "steps": steps, "rss_before_mb": base / 1e6,
+        "mode": mode, "loader": loader, "steps": steps,
+        "rss_before_mb": base / 1e6,
         "peak_rss_mb": _status("VmHWM") / 1e6,
         "peak_growth_mb": (_status("VmHWM") - base) / 1e6,
         "loader_setup_s": t_load,

@@ -65,6 +65,7 @@ class DataConfig:
     num_classes: Optional[int] = None
     split: Optional[str] = None
     download: Optional[bool] = None
+    stream: Union[bool, str] = "auto"
 
 
 @dataclasses.dataclass
@@ -390,6 +391,11 @@ class Run:
     `curves.png` + `history.json`, `tensorboard/`, `checkpoints/`
     (`ResumableCheckpoint`), `saved_model/1/`, `summary.json`.
 
+    An image folder above 128 MiB decoded (`data.stream: auto`, or always
+    with `true`) is streamed: a `FolderImages` view decodes each batch on
+    demand, with the same values and the same `(seed, epoch, batch)` order
+    as in memory, so training and resuming stay exact.
+
     Args:
         config: `RunConfig` or config dict.
         out_dir: str or `None`. Defaults to `output.dir`, else a new
@@ -476,10 +482,46 @@ class Run:
         return cls(config, out_dir=run_dir, resume=True, verbose=verbose)
 
     # ------------------------------------------------------------------ #
+    def _folder_view(self):
+        """The data as a `FolderImages` view when `data.stream` streams it
+        (see `should_stream`), else `None` (loaded into memory)."""
+        from keras_gan_stable.data import loaders
+        from keras_gan_stable.data.folder_array import (FolderImages,
+                                                        should_stream)
+
+        d = self.config["data"]
+        source = d["source"]
+        if d["stream"] is True and not os.path.isdir(source) and (
+                os.path.exists(source) or source in loaders.BUILTIN_SOURCES
+                or source.startswith("tfds:")):
+            # (A missing path gets the loaders' "does not exist" error.)
+            raise loaders.DataError(
+                f"data.stream=true streams image folders only, and {source!r} "
+                "is not a folder (it is loaded into memory). Set "
+                "data.stream=auto or false."
+            )
+        if d["split"] not in (None, "train", "all") or not should_stream(
+                source, d["stream"], image_size=d["image_size"],
+                channels=d["channels"], max_samples=d["max_samples"]):
+            return None  # (a bad split gets the loaders' own error)
+        view = FolderImages(source, image_size=d["image_size"],
+                            channels=d["channels"],
+                            max_samples=d["max_samples"],
+                            value_range=d["value_range"])
+        if self.verbose:
+            print(f"Streaming the {len(view)} images of {source} "
+                  f"(data.stream={d['stream']}; in memory they would take "
+                  f"{4 * view.decoded_bytes / 2**20:,.0f} MiB as float32).")
+        return view
+
     def _load_data(self):
         from keras_gan_stable.data import loaders
 
         d, t = self.config["data"], self.config["train"]
+        view = self._folder_view()
+        if view is not None:
+            # A folder always has labels (its sub-folders), as in memory.
+            return view, (view.labels if d["labels"] else None)
         kwargs = dict(image_size=d["image_size"], channels=d["channels"],
                       labels=bool(d["labels"]), max_samples=d["max_samples"],
                       value_range=d["value_range"],
@@ -505,6 +547,7 @@ class Run:
 
     def _prepare(self):
         from keras_gan_stable.callbacks.checkpoint import ResumableBatches
+        from keras_gan_stable.data.folder_array import FolderImages
         from keras_gan_stable.data.loaders import DataError
 
         config, t = self.config, self.config["train"]
@@ -516,7 +559,10 @@ class Run:
                   f"{config['model']['architecture']} (set data.image_size "
                   "to choose).")
             config["data"]["image_size"] = size
-            x, y = self._load_data()
+            if isinstance(x, FolderImages):  # streamed: no re-scan
+                x = x.with_image_size(size)
+            else:
+                x, y = self._load_data()
         self.num_classes = None
         if y is not None:
             self.num_classes = _labels_classes(
@@ -1022,10 +1068,7 @@ def final_metrics(gan, config, out_dir=None, num=None, seed=0, data=None):
     from keras_gan_stable.metrics.evaluate import evaluate
 
     try:
-        real, labels = loaders.load_arrays(
-            source, image_size=d["image_size"] or tuple(fake.shape[1:3]),
-            channels=fake.shape[-1], labels=True,
-            max_samples=d["max_samples"], value_range=d["value_range"])
+        real, labels = _real_images(source, d, fake.shape, num, seed)
     except loaders.DataError:
         return {}
     if out["extractor"] == "inception":
@@ -1043,6 +1086,32 @@ def final_metrics(gan, config, out_dir=None, num=None, seed=0, data=None):
     metrics = {k: float(v) for k, v in result.items()
                if isinstance(v, (int, float, np.floating, np.integer))}
     return {**metrics, "samples": int(num), "features": note}
+
+
+def _real_images(source, d, fake_shape, num, seed):
+    """The real images and labels the metrics compare with: the whole source
+    in memory, or, for a folder `data.stream` streams, a random subset of
+    `num` images (seeded by `seed`) decoded from it, never the whole folder.
+    """
+    import numpy as np
+
+    from keras_gan_stable.data import loaders
+    from keras_gan_stable.data.folder_array import FolderImages, should_stream
+
+    image_size = d["image_size"] or tuple(fake_shape[1:3])
+    channels = fake_shape[-1]
+    if should_stream(source, d.get("stream", "auto"), image_size=image_size,
+                     channels=channels, max_samples=d["max_samples"]):
+        view = FolderImages(source, image_size=image_size, channels=channels,
+                            max_samples=d["max_samples"],
+                            value_range=d["value_range"])
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(len(view), size=min(len(view), int(num)),
+                                 replace=False))
+        return view[idx], view.labels[idx]
+    return loaders.load_arrays(
+        source, image_size=image_size, channels=channels, labels=True,
+        max_samples=d["max_samples"], value_range=d["value_range"])
 
 
 def _class_coverage(classifier, fake, real):

@@ -300,9 +300,17 @@ def _lr_value(optimizer):
     return float(ops.convert_to_numpy(optimizer.learning_rate))
 
 
+def _is_lazy_array(x):
+    """An array-like that decodes on demand (no `__array__`): not copied."""
+    return (not isinstance(x, np.ndarray) and hasattr(x, "shape")
+            and hasattr(x, "__getitem__") and hasattr(x, "__len__")
+            and not hasattr(x, "__array__"))
+
+
 class ResumableBatches:
-    """A stream of batches of an in-memory array, shuffled as a function of
-    the epoch, that resumes at any epoch.
+    """A stream of batches of an array (in memory, or a lazy view such as
+    `FolderImages`), shuffled as a function of the epoch, that resumes at
+    any epoch.
 
     Epoch `e` visits the samples in the order
     `np.random.default_rng([seed, e]).permutation(n)`, so the stream from
@@ -314,7 +322,11 @@ class ResumableBatches:
     (`get_state()` / `set_state()`).
 
     Args:
-        x: array `[N, ...]` of images.
+        x: array `[N, ...]` of images, or a lazy array that decodes on
+            demand (an object with `shape`, `__len__` and `__getitem__`
+            taking an index array, and no `__array__`, such as
+            `keras_gan_stable.data.folder_array.FolderImages`): it is kept
+            as it is and indexed one batch at a time (`x[indices]`).
         batch_size: int. Samples per batch; the last partial batch of an
             epoch is dropped.
         y: optional array `[N]` of labels (batches are then `(x, y)`).
@@ -330,7 +342,7 @@ class ResumableBatches:
 
     def __init__(self, x, batch_size, y=None, seed=0, shuffle=True,
                  steps_per_epoch=None):
-        self.x = np.asarray(x)
+        self.x = x if _is_lazy_array(x) else np.asarray(x)
         self.y = None if y is None else np.asarray(y)
         self.batch_size = int(batch_size)
         if self.batch_size < 1 or self.batch_size > len(self.x):

@@ -31,6 +31,8 @@ DEFAULT_CONFIG = {
         # Passed to the loaders only when set (null: the loader's default).
         "split": None,
         "download": None,
+        # Image folders: "auto" streams those above 128 MiB decoded (uint8).
+        "stream": "auto",
     },
     "model": {
         "architecture": "dcgan",
@@ -407,6 +409,11 @@ def validate_config(config):
     if flat["data.split"] is not None and not isinstance(flat["data.split"],
                                                          str):
         _fail("data.split", flat["data.split"], "a split name or null")
+    if not (isinstance(flat["data.stream"], bool)
+            or flat["data.stream"] == "auto"):
+        _fail("data.stream", flat["data.stream"],
+              "true, false or 'auto' (stream image folders larger than "
+              "128 MiB decoded)")
     if flat["data.download"] not in (None, True, False):
         _fail("data.download", flat["data.download"], "true, false or null")
     mets = flat["output.metrics"]
