@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_gan_stable.layers.conditioning_augmentation import (
     ConditioningAugmentation)
+from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.models.gan import GAN, strip_batch
 from keras_gan_stable.models.gan import _static_shape
 from keras_gan_stable.utils import keras_compat
@@ -29,11 +30,14 @@ class StackGAN(GAN):
     from `CaptionTokenizer`, turned into sentence embeddings by the frozen
     `text_encoder`), plus the optional `"z"`, `"z_g"` of `GAN`.
 
-    The discriminator sees (real image, its caption) as real and
-    (generated image, the same caption) as fake; the third term of the
-    paper's matching-aware loss, (real image, mismatched caption) as fake,
-    is not part of this step yet (it needs a discriminator-side hook in
-    `GAN`).
+    The discriminator sees (real image, its caption) as real, (generated
+    image, the same caption) as fake, and (real image, a mismatched
+    caption) as fake: the matching-aware loss of GAN-CLS. The mismatched
+    caption of sample `i` is the caption of sample `i - 1` of the same D
+    batch (a roll by one). D's loss is `real + (1 - w) fake + w wrong` with
+    `w = mismatch_weight` (0.5, the paper's average of the two fake terms);
+    the logged `d_loss` is that whole loss, and `d_wrong` the mean logit on
+    mismatched pairs.
 
     Args:
         generator: `keras.Model` `[z, e] -> images`, e.g.
@@ -46,6 +50,10 @@ class StackGAN(GAN):
             batches with `"captions"`. Defaults to `None`.
         kl_weight: float. Weight of the KL term in G's objective. Defaults
             to 2.0 (the authors' setting).
+        mismatch_weight: float in [0, 1]. Weight `w` of the (real image,
+            mismatched caption) term in D's loss; the generated-image term
+            gets `1 - w`. `0` drops the term (then D's loss is `GAN`'s).
+            Defaults to 0.5 (the authors' setting).
         seed, ema_decay, ema_rampup: as for `GAN`.
 
     >>> g = stackgan_stage1_generator(100, 256, 128, image_size=64)
@@ -57,11 +65,13 @@ class StackGAN(GAN):
     Reference:
         Zhang et al., "StackGAN: Text to Photo-realistic Image Synthesis
         with Stacked Generative Adversarial Networks", ICCV 2017.
+        Reed et al., "Generative Adversarial Text to Image Synthesis",
+        ICML 2016 (the matching-aware discriminator).
     """
 
     def __init__(self, generator, discriminator, latent_dim,
-                 text_encoder=None, kl_weight=2.0, seed=None, ema_decay=None,
-                 ema_rampup=None, **kwargs):
+                 text_encoder=None, kl_weight=2.0, mismatch_weight=0.5,
+                 seed=None, ema_decay=None, ema_rampup=None, **kwargs):
         kwargs.pop("num_classes", None)
         super().__init__(generator, discriminator, latent_dim=latent_dim,
                          num_classes=None, seed=seed, ema_decay=ema_decay,
@@ -71,6 +81,16 @@ class StackGAN(GAN):
                 "`kl_weight` should be >= 0. Received: "
                 f"`kl_weight={kl_weight!r}`")
         self.kl_weight = float(kl_weight)
+        try:
+            mismatch_weight = float(mismatch_weight)
+        except (TypeError, ValueError):
+            mismatch_weight = float("nan")
+        if not 0.0 <= mismatch_weight <= 1.0:
+            raise ValueError(
+                "`mismatch_weight` should be a number in [0, 1] (0 drops the "
+                "mismatched-caption term, 0.5 is the paper's). Received: "
+                f"`mismatch_weight={mismatch_weight!r}`")
+        self.mismatch_weight = mismatch_weight
         found = [layer for layer in keras_compat.flatten_layers(generator)
                  if isinstance(layer, ConditioningAugmentation)]
         if len(found) != 1:
@@ -84,6 +104,7 @@ class StackGAN(GAN):
         if text_encoder is not None:
             text_encoder.trainable = False
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
 
     # ------------------------------------------------------------------ #
     # Construction checks
@@ -116,7 +137,8 @@ class StackGAN(GAN):
     # ------------------------------------------------------------------ #
     @property
     def metrics(self):
-        return super().metrics + [self.kl_tracker]
+        extra = [self.d_wrong_tracker] if self.mismatch_weight else []
+        return super().metrics + [self.kl_tracker] + extra
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -157,6 +179,31 @@ class StackGAN(GAN):
         else:
             text = self.embed(ops.convert_to_tensor(data["captions"]))
         return images, text, z, z_g, eps
+
+    def _discriminator_objective(self, adversarial, real, real_logits,
+                                 fake_logits, labels, training=True):
+        if not self.mismatch_weight:
+            return adversarial, {}
+        wrong_text = ops.roll(labels, 1, axis=0)  # caption of sample i - 1
+        with power_iteration_updates(False):
+            wrong_logits = ops.cast(
+                self._discriminate(real, wrong_text, training=training),
+                "float32")
+        # Every loss of `losses.py` is a real part plus a fake part, so this
+        # difference is the fake part at the wrong logits minus the fake
+        # part at the generated images' logits.
+        swap = (self.loss_fn.discriminator_loss(real_logits, wrong_logits)
+                - self.loss_fn.discriminator_loss(real_logits, fake_logits))
+        loss = adversarial + self.mismatch_weight * self._reduce(swap)
+        return loss, {"d_wrong": ops.mean(wrong_logits)}
+
+    def _d_update(self, real, labels, z, eps):
+        logs = super()._d_update(real, labels, z, eps)
+        if "d_wrong" in logs:
+            self.d_wrong_tracker.update_state(
+                logs["d_wrong"], sample_weight=self._step_stats.get(
+                    "d_finite"))
+        return logs
 
     def _generator_objective(self, adversarial, fake, labels):
         kl = self._reduce(self._conditioning.kl(labels))
@@ -227,6 +274,7 @@ class StackGAN(GAN):
         config = super().get_config()
         config.pop("num_classes", None)
         config["kl_weight"] = self.kl_weight
+        config["mismatch_weight"] = self.mismatch_weight
         config["text_encoder"] = (
             None if self.text_encoder is None
             else keras.saving.serialize_keras_object(self.text_encoder))
