@@ -93,6 +93,8 @@ _LAZY = {
     "StackGAN": ("keras_gan_stable.models.stackgan", "StackGAN"),
     "stackgan_stage1_generator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_generator"),
     "stackgan_stage1_discriminator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_discriminator"),
+    "attribute_accuracy": ("keras_gan_stable.metrics.attributes", "attribute_accuracy"),
+    "train_attribute_classifier": ("keras_gan_stable.metrics.attributes", "train_attribute_classifier"),
 }
 
 
@@ -198,4 +200,6 @@ __all__ = [
     "StackGAN",
     "stackgan_stage1_generator",
     "stackgan_stage1_discriminator",
+    "attribute_accuracy",
+    "train_attribute_classifier",
 ]

@@ -1,5 +1,8 @@
 """Evaluation metrics of generative models and their feature extractors."""
 
+from keras_gan_stable.metrics.attributes import attribute_accuracy
+from keras_gan_stable.metrics.attributes import attribute_classifier
+from keras_gan_stable.metrics.attributes import train_attribute_classifier
 from keras_gan_stable.metrics.class_coverage import class_coverage
 from keras_gan_stable.metrics.extractors import ClassifierExtractor
 from keras_gan_stable.metrics.extractors import FeatureExtractor
@@ -52,4 +55,7 @@ __all__ = [
     "stacked_labels",
     "trace_sqrt_product",
     "train_feature_classifier",
+    "attribute_accuracy",
+    "attribute_classifier",
+    "train_attribute_classifier",
 ]
