@@ -1,4 +1,4 @@
-"""StackGAN stage I: a text-conditional GAN with conditioning augmentation."""
+"""StackGAN: a text-conditional GAN with conditioning augmentation."""
 
 import keras
 import numpy as np
@@ -14,10 +14,12 @@ from keras_gan_stable.utils import keras_compat
 
 @keras.saving.register_keras_serializable(package="keras_gan_stable")
 class StackGAN(GAN):
-    """StackGAN's stage I, trained with `fit()` through `GAN`'s step.
+    """StackGAN's stage I or II, trained with `fit()` through `GAN`'s step.
 
     The generator maps `[z, e]` to images and holds one
-    `ConditioningAugmentation` layer; `z` has `noise_dim + condition_dim`
+    `ConditioningAugmentation` layer of its own (stage II's generator,
+    `stackgan_stage2_generator`, also nests the frozen stage-I generator
+    and its layer; the KL term is that of the generator's own layer); `z` has `noise_dim + condition_dim`
     entries, the last `condition_dim` of which are the conditioning
     augmentation's standard-normal sample, so the model's seeded noise (or
     `"z"` / `"z_g"` injected into a batch) fixes the whole step. The
@@ -61,6 +63,9 @@ class StackGAN(GAN):
     >>> gan = StackGAN(g, d, latent_dim=228)
     >>> gan.compile(loss="non_saturating")
     >>> gan.fit({"images": x, "embeddings": e}, batch_size=64)
+    >>> g2 = stackgan_stage2_generator(g, condition_dim=128)  # 64 -> 128
+    >>> d2 = stackgan_stage1_discriminator(128, 256)
+    >>> stage2 = StackGAN(g2, d2, latent_dim=228 + 128)
 
     Reference:
         Zhang et al., "StackGAN: Text to Photo-realistic Image Synthesis
@@ -91,14 +96,21 @@ class StackGAN(GAN):
                 "mismatched-caption term, 0.5 is the paper's). Received: "
                 f"`mismatch_weight={mismatch_weight!r}`")
         self.mismatch_weight = mismatch_weight
-        found = [layer for layer in keras_compat.flatten_layers(generator)
+        # Stage II nests the frozen stage-I generator (and its layer): the
+        # generator's own layer is the one whose KL term counts.
+        found = [layer for layer in keras_compat.flatten_layers(
+                     generator, recursive=False)
                  if isinstance(layer, ConditioningAugmentation)]
+        if len(found) != 1:
+            found = [layer for layer in keras_compat.flatten_layers(generator)
+                     if isinstance(layer, ConditioningAugmentation)]
         if len(found) != 1:
             raise ValueError(
                 "The generator should hold exactly one "
                 "ConditioningAugmentation layer (its KL term enters G's "
                 f"objective). Received a generator with {len(found)}. Build "
-                "it with `stackgan_stage1_generator`.")
+                "it with `stackgan_stage1_generator` or "
+                "`stackgan_stage2_generator`.")
         object.__setattr__(self, "_conditioning", found[0])
         self.text_encoder = text_encoder
         if text_encoder is not None:
