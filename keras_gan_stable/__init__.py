@@ -96,6 +96,7 @@ _LAZY = {
     "stackgan_stage2_generator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage2_generator"),
     "attribute_accuracy": ("keras_gan_stable.metrics.attributes", "attribute_accuracy"),
     "train_attribute_classifier": ("keras_gan_stable.metrics.attributes", "train_attribute_classifier"),
+    "r_precision": ("keras_gan_stable.metrics.r_precision", "r_precision"),
 }
 
 
@@ -204,4 +205,5 @@ __all__ = [
     "attribute_accuracy",
     "train_attribute_classifier",
     "stackgan_stage2_generator",
+    "r_precision",
 ]

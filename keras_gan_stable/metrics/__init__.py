@@ -26,6 +26,8 @@ from keras_gan_stable.metrics.mode_coverage import mode_coverage
 from keras_gan_stable.metrics.mode_coverage import stacked_labels
 from keras_gan_stable.metrics.precision_recall import knn_radii
 from keras_gan_stable.metrics.precision_recall import precision_recall
+from keras_gan_stable.metrics.r_precision import encoder_r_precision
+from keras_gan_stable.metrics.r_precision import r_precision
 from keras_gan_stable.metrics.streaming import FeatureStatistics
 from keras_gan_stable.metrics.streaming import FeatureStore
 
@@ -58,4 +60,6 @@ __all__ = [
     "attribute_accuracy",
     "attribute_classifier",
     "train_attribute_classifier",
+    "encoder_r_precision",
+    "r_precision",
 ]
