@@ -223,6 +223,8 @@ def test_builders_fit_generate_and_config(tmp_path):
     before = _np(g.trainable_variables[0])
     hist = gan.fit(data, batch_size=4, epochs=1, verbose=0)
     assert set(hist.history) >= {"d_loss", "g_loss", "kl", "d_wrong"}
+    evaluated = gan.evaluate(data, batch_size=4, return_dict=True, verbose=0)
+    assert set(evaluated) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert np.abs(_np(g.trainable_variables[0]) - before).max() > 0
     a = gan.generate(embeddings=data["embeddings"][:3], seed=4)
     b = gan.generate(embeddings=data["embeddings"][:3], seed=4)

@@ -231,6 +231,12 @@ class StackGAN(GAN):
             logs["kl"] = self.kl_tracker.result()
         return logs
 
+    def _gan_test_step(self, data):
+        # evaluate() computes the losses only (d_loss with the mismatched
+        # term); the KL and d_wrong trackers would report stale values.
+        logs = super()._gan_test_step(data)
+        return {k: v for k, v in logs.items() if k not in ("kl", "d_wrong")}
+
     def _check_fit_data(self, x, y, batch_size):
         if isinstance(x, dict) and "images" in x:
             images = x["images"]
