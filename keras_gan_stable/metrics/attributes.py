@@ -46,7 +46,8 @@ def attribute_classifier(image_size=32, width=16,
             f"Received: `image_size={image_size!r}`")
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(
-            f"`width` should be a positive integer. Received: `width={width!r}`")
+            "`width` should be a positive integer. Received: "
+            f"`width={width!r}`")
     images = keras.Input((image_size, image_size, 3), name="images")
     x = images
     ch, size = width, image_size

@@ -80,16 +80,16 @@ def r_precision(image_features, text_features, num_candidates=100, seed=0):
 def _encode(encoder, data, batch_size, name):
     out = []
     for start in range(0, len(data), batch_size):
-        feats = encoder(data[start:start + batch_size])
+        batch = data[start:start + batch_size]
+        feats = encoder(batch)
         if isinstance(feats, (tuple, list)):
             feats = feats[-1]  # (words, sentence): the sentence feature
         feats = np.asarray(keras.ops.convert_to_numpy(feats), "float64")
-        if feats.ndim != 2 or feats.shape[0] != len(
-                data[start:start + batch_size]):
+        if feats.ndim != 2 or feats.shape[0] != len(batch):
             raise ValueError(
                 f"`{name}` should map a batch of n inputs to features "
-                f"[n, D] (or (words, sentence) with sentence [n, D]). "
-                f"Received shape {feats.shape} for {len(data[start:start + batch_size])} inputs.")
+                "[n, D] (or (words, sentence) with sentence [n, D]). "
+                f"Received shape {feats.shape} for {len(batch)} inputs.")
         out.append(feats)
     return np.concatenate(out)
 

@@ -17,12 +17,13 @@ class StackGAN(GAN):
     """StackGAN's stage I or II, trained with `fit()` through `GAN`'s step.
 
     The generator maps `[z, e]` to images and holds one
-    `ConditioningAugmentation` layer of its own (stage II's generator,
-    `stackgan_stage2_generator`, also nests the frozen stage-I generator
-    and its layer; the KL term is that of the generator's own layer); `z` has `noise_dim + condition_dim`
-    entries, the last `condition_dim` of which are the conditioning
-    augmentation's standard-normal sample, so the model's seeded noise (or
-    `"z"` / `"z_g"` injected into a batch) fixes the whole step. The
+    `ConditioningAugmentation` layer of its own; `z` has `noise_dim +
+    condition_dim` entries, the last `condition_dim` of which are the
+    conditioning augmentation's standard-normal sample, so the model's
+    seeded noise (or `"z"` / `"z_g"` injected into a batch) fixes the whole
+    step. Stage II's generator (`stackgan_stage2_generator`) also nests the
+    frozen stage-I generator and its layer; the KL term is that of the
+    generator's own layer. The
     discriminator maps `[images, e]` to logits. G's objective is the
     adversarial loss plus `kl_weight` times the conditioning augmentation's
     KL term (logged as `kl`).
