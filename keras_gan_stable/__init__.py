@@ -93,6 +93,10 @@ _LAZY = {
     "StackGAN": ("keras_gan_stable.models.stackgan", "StackGAN"),
     "stackgan_stage1_generator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_generator"),
     "stackgan_stage1_discriminator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_discriminator"),
+    "stackgan_stage2_generator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage2_generator"),
+    "attribute_accuracy": ("keras_gan_stable.metrics.attributes", "attribute_accuracy"),
+    "train_attribute_classifier": ("keras_gan_stable.metrics.attributes", "train_attribute_classifier"),
+    "r_precision": ("keras_gan_stable.metrics.r_precision", "r_precision"),
 }
 
 
@@ -198,4 +202,8 @@ __all__ = [
     "StackGAN",
     "stackgan_stage1_generator",
     "stackgan_stage1_discriminator",
+    "attribute_accuracy",
+    "train_attribute_classifier",
+    "stackgan_stage2_generator",
+    "r_precision",
 ]

@@ -38,8 +38,12 @@ def tiny_nets():
     return g, keras.Model([img, e2], y, name="d")
 
 
-def _reference_step(params, batch):
-    """Plain PyTorch: one D update then one G update, SGD, non-saturating."""
+def _reference_step(params, batch, mismatch_weight):
+    """Plain PyTorch: one D update then one G update, SGD, non-saturating.
+
+    D's loss is the matching-aware one of StackGAN's code: real +
+    (1 - w) fake + w wrong, the wrong pair being (real image i, caption
+    i - 1)."""
     import torch
     import torch.nn.functional as F
 
@@ -66,7 +70,11 @@ def _reference_step(params, batch):
     g_names = ["ca_k", "ca_b", "g_k", "g_b"]
     real = t["images"].reshape(B, -1)
     fake = G(t["z"], e).detach()
-    d_loss = (F.softplus(-D(real, e)).mean() + F.softplus(D(fake, e)).mean())
+    w = mismatch_weight
+    wrong = D(real, torch.roll(e, 1, dims=0))
+    d_loss = (F.softplus(-D(real, e)).mean()
+              + (1 - w) * F.softplus(D(fake, e)).mean()
+              + w * F.softplus(wrong).mean())
     grads = torch.autograd.grad(d_loss, [p[n] for n in d_names])
     with torch.no_grad():
         for n, gr in zip(d_names, grads):
@@ -81,6 +89,8 @@ def _reference_step(params, batch):
     # GAN logs G's whole objective as g_loss (as for reconstruction terms).
     logs = {"d_loss": d_loss.item(), "g_loss": (adv + 2.0 * kl).item(),
             "kl": kl.item()}
+    if w:
+        logs["d_wrong"] = wrong.mean().item()
     return logs, {k: v.detach().numpy() for k, v in p.items()}
 
 
@@ -94,7 +104,8 @@ def _keras_params(g, d):
 
 
 @pytest.mark.multibackend
-def test_train_step_matches_plain_pytorch():
+@pytest.mark.parametrize("mismatch_weight", [0.0, 0.5])
+def test_train_step_matches_plain_pytorch(mismatch_weight):
     pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     g, d = tiny_nets()
@@ -108,11 +119,13 @@ def test_train_step_matches_plain_pytorch():
         "z_g": rng.standard_normal((B, NOISE + COND)).astype("float32"),
     }
     before = {k: _np(v) for k, v in variables.items()}
-    gan = StackGAN(g, d, latent_dim=NOISE + COND, seed=0)
+    gan = StackGAN(g, d, latent_dim=NOISE + COND, seed=0,
+                   mismatch_weight=mismatch_weight)
     gan.compile(keras.optimizers.SGD(LR), keras.optimizers.SGD(LR),
                 loss="non_saturating")
     logs = gan.train_on_batch(batch, return_dict=True)
-    ref_logs, ref_params = _reference_step(before, batch)
+    ref_logs, ref_params = _reference_step(before, batch, mismatch_weight)
+    assert ("d_wrong" in logs) == bool(mismatch_weight)
     # float32 sums of at most ~20 terms against float64: 1e-5 is ~50x the
     # round-off and far below any change one SGD step makes (>1e-3).
     for key, expected in ref_logs.items():
@@ -209,7 +222,9 @@ def test_builders_fit_generate_and_config(tmp_path):
             "embeddings": rng.normal(0, 1, (8, 6)).astype("float32")}
     before = _np(g.trainable_variables[0])
     hist = gan.fit(data, batch_size=4, epochs=1, verbose=0)
-    assert set(hist.history) >= {"d_loss", "g_loss", "kl"}
+    assert set(hist.history) >= {"d_loss", "g_loss", "kl", "d_wrong"}
+    evaluated = gan.evaluate(data, batch_size=4, return_dict=True, verbose=0)
+    assert set(evaluated) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert np.abs(_np(g.trainable_variables[0]) - before).max() > 0
     a = gan.generate(embeddings=data["embeddings"][:3], seed=4)
     b = gan.generate(embeddings=data["embeddings"][:3], seed=4)
@@ -221,6 +236,9 @@ def test_builders_fit_generate_and_config(tmp_path):
     config = gan.get_config()
     again = StackGAN.from_config(config)
     assert again.kl_weight == 2.0 and again.latent_dim == 7
+    assert again.mismatch_weight == 0.5
+    with pytest.raises(ValueError, match="mismatch_weight=1.5"):
+        StackGAN(g, d, latent_dim=7, mismatch_weight=1.5)
     path = str(tmp_path / "stackgan.keras")
     gan.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)

@@ -105,3 +105,91 @@ def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
     x = layers.Reshape((1,))(x)
     x = layers.Activation("linear", dtype="float32")(x)
     return keras.Model([img, e], x, name=name)
+
+
+def stackgan_stage2_generator(stage1_generator, condition_dim=128, width=32,
+                              residual_blocks=2,
+                              name="stackgan_stage2_generator"):
+    """StackGAN's stage-II generator around a frozen stage-I generator.
+
+    Takes `[z, e]` with `z` `[B, stage1_latent + condition_dim]`: the first
+    `stage1_latent` entries drive the stage-I generator (frozen: its
+    weights are not trainable and its BatchNorm runs in inference mode),
+    the last `condition_dim` are the sampling noise of stage II's own
+    conditioning augmentation. The stage-I image (`S x S`) is encoded by a
+    3x3 convolution and two strided 4x4 convolutions to `S/4 x S/4 x
+    4 width`, joined with the replicated condition by a 3x3 convolution,
+    refined by `residual_blocks` residual blocks and upsampled three times
+    (nearest x2, 3x3 conv, BatchNorm, ReLU) to a `2S x 2S` image (3x3 conv,
+    tanh). Layers are named `stage2_*`.
+
+    Args:
+        stage1_generator: `keras.Model` `[z1, e] -> images` (e.g.
+            `stackgan_stage1_generator`), trained; it is frozen here.
+        condition_dim: int. Size of stage II's condition. Defaults to 128.
+        width: int. Channels of the first encoder convolution. Defaults
+            to 32.
+        residual_blocks: int. Defaults to 2 (the authors use 4 at 256 px).
+
+    Reference:
+        Zhang et al., "StackGAN", ICCV 2017 (stage-II generator).
+    """
+    if not isinstance(stage1_generator, keras.Model) or len(
+            stage1_generator.inputs) != 2:
+        raise ValueError(
+            "`stage1_generator` should be a two-input Keras model "
+            "[z, sentence embedding] -> images (e.g. "
+            "`stackgan_stage1_generator`). Received: "
+            f"`stage1_generator={stage1_generator!r}`")
+    for key, value in (("condition_dim", condition_dim), ("width", width),
+                       ("residual_blocks", residual_blocks)):
+        _check(key, value, 0 if key == "residual_blocks" else 1)
+    z1_dim = int(stage1_generator.inputs[0].shape[-1])
+    emb_dim = int(stage1_generator.inputs[1].shape[-1])
+    _, size, _, channels = stage1_generator.outputs[0].shape
+    if size is None or size < 8 or size & (size - 1):
+        raise ValueError(
+            "The stage-I generator should make square images of a "
+            f"power-of-two size >= 8. Received output shape "
+            f"{tuple(stage1_generator.outputs[0].shape)}.")
+    stage1_generator.trainable = False
+    z = keras.Input((z1_dim + condition_dim,), name="z")
+    e = keras.Input((emb_dim,), name="embedding")
+    low = stage1_generator([z[:, :z1_dim], e])
+    c = ConditioningAugmentation(condition_dim, name="stage2_conditioning")(
+        [z[:, z1_dim:], e])  # [B, condition_dim]: no noise part
+
+    def bn_relu(x, tag):
+        x = layers.BatchNormalization(name=f"stage2_{tag}_bn")(x)
+        return layers.ReLU()(x)
+
+    x = layers.Conv2D(width, 3, padding="same", name="stage2_enc0")(low)
+    x = layers.ReLU()(x)
+    for i, ch in ((1, 2 * width), (2, 4 * width)):
+        x = layers.Conv2D(ch, 4, strides=2, padding="same", use_bias=False,
+                          name=f"stage2_enc{i}")(x)
+        x = bn_relu(x, f"enc{i}")
+    t = layers.Reshape((1, 1, condition_dim))(c)
+    t = layers.UpSampling2D(size // 4)(t)  # [B, S/4, S/4, condition_dim]
+    x = layers.Concatenate()([x, t])
+    x = layers.Conv2D(4 * width, 3, padding="same", use_bias=False,
+                      name="stage2_joint")(x)
+    x = bn_relu(x, "joint")
+    for i in range(residual_blocks):
+        y = layers.Conv2D(4 * width, 3, padding="same", use_bias=False,
+                          name=f"stage2_res{i}a")(x)
+        y = bn_relu(y, f"res{i}a")
+        y = layers.Conv2D(4 * width, 3, padding="same", use_bias=False,
+                          name=f"stage2_res{i}b")(y)
+        y = layers.BatchNormalization(name=f"stage2_res{i}b_bn")(y)
+        x = layers.ReLU()(layers.Add()([x, y]))
+    ch = 4 * width
+    for i in range(3):
+        ch = max(width // 2, ch // 2, 1)
+        x = layers.UpSampling2D(2, interpolation="nearest")(x)
+        x = layers.Conv2D(ch, 3, padding="same", use_bias=False,
+                          name=f"stage2_up{i}")(x)
+        x = bn_relu(x, f"up{i}")
+    x = layers.Conv2D(channels, 3, padding="same", name="stage2_out")(x)
+    x = layers.Activation("tanh", dtype="float32")(x)
+    return keras.Model([z, e], x, name=name)

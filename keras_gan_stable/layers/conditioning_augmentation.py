@@ -43,6 +43,9 @@ class ConditioningAugmentation(keras.layers.Layer):
                 f"`condition_dim={condition_dim!r}`")
         self.condition_dim = condition_dim
         self.dense = keras.layers.Dense(2 * condition_dim, name="moments")
+        # A frozen layer restored from its config (`trainable=False` given
+        # to `__init__`) must freeze the dense layer made after it.
+        self.dense.trainable = self.trainable
 
     def build(self, input_shape):
         z_shape, e_shape = input_shape

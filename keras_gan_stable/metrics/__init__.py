@@ -1,5 +1,8 @@
 """Evaluation metrics of generative models and their feature extractors."""
 
+from keras_gan_stable.metrics.attributes import attribute_accuracy
+from keras_gan_stable.metrics.attributes import attribute_classifier
+from keras_gan_stable.metrics.attributes import train_attribute_classifier
 from keras_gan_stable.metrics.class_coverage import class_coverage
 from keras_gan_stable.metrics.extractors import ClassifierExtractor
 from keras_gan_stable.metrics.extractors import FeatureExtractor
@@ -23,6 +26,8 @@ from keras_gan_stable.metrics.mode_coverage import mode_coverage
 from keras_gan_stable.metrics.mode_coverage import stacked_labels
 from keras_gan_stable.metrics.precision_recall import knn_radii
 from keras_gan_stable.metrics.precision_recall import precision_recall
+from keras_gan_stable.metrics.r_precision import encoder_r_precision
+from keras_gan_stable.metrics.r_precision import r_precision
 from keras_gan_stable.metrics.streaming import FeatureStatistics
 from keras_gan_stable.metrics.streaming import FeatureStore
 
@@ -52,4 +57,9 @@ __all__ = [
     "stacked_labels",
     "trace_sqrt_product",
     "train_feature_classifier",
+    "attribute_accuracy",
+    "attribute_classifier",
+    "train_attribute_classifier",
+    "encoder_r_precision",
+    "r_precision",
 ]

@@ -675,11 +675,14 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             fake_logits = ops.cast(fake_logits, "float32")
             loss = self._reduce(
                 self.loss_fn.discriminator_loss(real_logits, fake_logits))
+            loss, extra = self._discriminator_objective(
+                loss, d_real_in, real_logits, fake_logits, labels)
             logs = {
                 "d_loss": self._local_mean(loss),
                 "d_real": ops.mean(real_logits),
                 "d_fake": ops.mean(fake_logits),
                 "real_logits": real_logits,
+                **extra,
             }
             if self.drift:
                 r = losses_module._per_sample(real_logits)
@@ -698,6 +701,7 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             for v in d_vars:
                 v.assign(ops.clip(v, -c, c))
         self._stability_d_stats(logs.pop("real_logits"), grads, finite)
+        self._step_stats["d_finite"] = finite
         if finite is not None:
             # A skipped update does not enter the running means.
             logs = {k: ops.where(finite > 0, v, 0.0) for k, v in logs.items()}
@@ -750,6 +754,19 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                                        self.g_optimizer.iterations)
             ema_module.update_ema(self.ema_generator, self.generator, beta)
         return loss
+
+    def _discriminator_objective(self, adversarial, real, real_logits,
+                                 fake_logits, labels, training=True):
+        """Hook: D's loss from its adversarial part (a scalar); returns
+        `(loss, logs)`, `logs` a dict of scalars returned with the update's
+        logs (extra D terms go here, e.g. StackGAN's mismatched captions).
+
+        `real` is the real batch as D saw it (after `_d_input`), and
+        `real_logits` / `fake_logits` D's float32 logits. The default adds
+        nothing, so GAN's step is unchanged. Penalties and drift are added
+        after it; the logged `d_loss` is the loss this hook returns.
+        """
+        return adversarial, {}
 
     def _g_regularizer(self, n, labels):
         """Hook: an extra term of the generator objective, or `None`.
@@ -933,8 +950,11 @@ class GAN(gan_backend.GANTrainer, keras.Model):
                 self._discriminate(images, labels, training=False), "float32")
             fake_logits = ops.cast(
                 self._discriminate(fake, labels, training=False), "float32")
-        self.d_loss_tracker.update_state(self._local_mean(self._reduce(
-            self.loss_fn.discriminator_loss(real_logits, fake_logits))))
+            d_loss, _ = self._discriminator_objective(
+                self._reduce(self.loss_fn.discriminator_loss(
+                    real_logits, fake_logits)),
+                images, real_logits, fake_logits, labels, training=False)
+        self.d_loss_tracker.update_state(self._local_mean(d_loss))
         self.g_loss_tracker.update_state(self._local_mean(
             self._reduce(self.loss_fn.generator_loss(fake_logits))))
         self.d_real_tracker.update_state(ops.mean(real_logits))

@@ -1,4 +1,4 @@
-"""StackGAN stage I: a text-conditional GAN with conditioning augmentation."""
+"""StackGAN: a text-conditional GAN with conditioning augmentation."""
 
 import keras
 import numpy as np
@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_gan_stable.layers.conditioning_augmentation import (
     ConditioningAugmentation)
+from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.models.gan import GAN, strip_batch
 from keras_gan_stable.models.gan import _static_shape
 from keras_gan_stable.utils import keras_compat
@@ -13,13 +14,16 @@ from keras_gan_stable.utils import keras_compat
 
 @keras.saving.register_keras_serializable(package="keras_gan_stable")
 class StackGAN(GAN):
-    """StackGAN's stage I, trained with `fit()` through `GAN`'s step.
+    """StackGAN's stage I or II, trained with `fit()` through `GAN`'s step.
 
     The generator maps `[z, e]` to images and holds one
-    `ConditioningAugmentation` layer; `z` has `noise_dim + condition_dim`
-    entries, the last `condition_dim` of which are the conditioning
-    augmentation's standard-normal sample, so the model's seeded noise (or
-    `"z"` / `"z_g"` injected into a batch) fixes the whole step. The
+    `ConditioningAugmentation` layer of its own; `z` has `noise_dim +
+    condition_dim` entries, the last `condition_dim` of which are the
+    conditioning augmentation's standard-normal sample, so the model's
+    seeded noise (or `"z"` / `"z_g"` injected into a batch) fixes the whole
+    step. Stage II's generator (`stackgan_stage2_generator`) also nests the
+    frozen stage-I generator and its layer; the KL term is that of the
+    generator's own layer. The
     discriminator maps `[images, e]` to logits. G's objective is the
     adversarial loss plus `kl_weight` times the conditioning augmentation's
     KL term (logged as `kl`).
@@ -29,11 +33,14 @@ class StackGAN(GAN):
     from `CaptionTokenizer`, turned into sentence embeddings by the frozen
     `text_encoder`), plus the optional `"z"`, `"z_g"` of `GAN`.
 
-    The discriminator sees (real image, its caption) as real and
-    (generated image, the same caption) as fake; the third term of the
-    paper's matching-aware loss, (real image, mismatched caption) as fake,
-    is not part of this step yet (it needs a discriminator-side hook in
-    `GAN`).
+    The discriminator sees (real image, its caption) as real, (generated
+    image, the same caption) as fake, and (real image, a mismatched
+    caption) as fake: the matching-aware loss of GAN-CLS. The mismatched
+    caption of sample `i` is the caption of sample `i - 1` of the same D
+    batch (a roll by one). D's loss is `real + (1 - w) fake + w wrong` with
+    `w = mismatch_weight` (0.5, the paper's average of the two fake terms);
+    the logged `d_loss` is that whole loss, and `d_wrong` the mean logit on
+    mismatched pairs.
 
     Args:
         generator: `keras.Model` `[z, e] -> images`, e.g.
@@ -46,6 +53,10 @@ class StackGAN(GAN):
             batches with `"captions"`. Defaults to `None`.
         kl_weight: float. Weight of the KL term in G's objective. Defaults
             to 2.0 (the authors' setting).
+        mismatch_weight: float in [0, 1]. Weight `w` of the (real image,
+            mismatched caption) term in D's loss; the generated-image term
+            gets `1 - w`. `0` drops the term (then D's loss is `GAN`'s).
+            Defaults to 0.5 (the authors' setting).
         seed, ema_decay, ema_rampup: as for `GAN`.
 
     >>> g = stackgan_stage1_generator(100, 256, 128, image_size=64)
@@ -53,15 +64,20 @@ class StackGAN(GAN):
     >>> gan = StackGAN(g, d, latent_dim=228)
     >>> gan.compile(loss="non_saturating")
     >>> gan.fit({"images": x, "embeddings": e}, batch_size=64)
+    >>> g2 = stackgan_stage2_generator(g, condition_dim=128)  # 64 -> 128
+    >>> d2 = stackgan_stage1_discriminator(128, 256)
+    >>> stage2 = StackGAN(g2, d2, latent_dim=228 + 128)
 
     Reference:
         Zhang et al., "StackGAN: Text to Photo-realistic Image Synthesis
         with Stacked Generative Adversarial Networks", ICCV 2017.
+        Reed et al., "Generative Adversarial Text to Image Synthesis",
+        ICML 2016 (the matching-aware discriminator).
     """
 
     def __init__(self, generator, discriminator, latent_dim,
-                 text_encoder=None, kl_weight=2.0, seed=None, ema_decay=None,
-                 ema_rampup=None, **kwargs):
+                 text_encoder=None, kl_weight=2.0, mismatch_weight=0.5,
+                 seed=None, ema_decay=None, ema_rampup=None, **kwargs):
         kwargs.pop("num_classes", None)
         super().__init__(generator, discriminator, latent_dim=latent_dim,
                          num_classes=None, seed=seed, ema_decay=ema_decay,
@@ -71,19 +87,37 @@ class StackGAN(GAN):
                 "`kl_weight` should be >= 0. Received: "
                 f"`kl_weight={kl_weight!r}`")
         self.kl_weight = float(kl_weight)
-        found = [layer for layer in keras_compat.flatten_layers(generator)
+        try:
+            mismatch_weight = float(mismatch_weight)
+        except (TypeError, ValueError):
+            mismatch_weight = float("nan")
+        if not 0.0 <= mismatch_weight <= 1.0:
+            raise ValueError(
+                "`mismatch_weight` should be a number in [0, 1] (0 drops the "
+                "mismatched-caption term, 0.5 is the paper's). Received: "
+                f"`mismatch_weight={mismatch_weight!r}`")
+        self.mismatch_weight = mismatch_weight
+        # Stage II nests the frozen stage-I generator (and its layer): the
+        # generator's own layer is the one whose KL term counts.
+        found = [layer for layer in keras_compat.flatten_layers(
+                     generator, recursive=False)
                  if isinstance(layer, ConditioningAugmentation)]
+        if len(found) != 1:
+            found = [layer for layer in keras_compat.flatten_layers(generator)
+                     if isinstance(layer, ConditioningAugmentation)]
         if len(found) != 1:
             raise ValueError(
                 "The generator should hold exactly one "
                 "ConditioningAugmentation layer (its KL term enters G's "
                 f"objective). Received a generator with {len(found)}. Build "
-                "it with `stackgan_stage1_generator`.")
+                "it with `stackgan_stage1_generator` or "
+                "`stackgan_stage2_generator`.")
         object.__setattr__(self, "_conditioning", found[0])
         self.text_encoder = text_encoder
         if text_encoder is not None:
             text_encoder.trainable = False
         self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.d_wrong_tracker = keras.metrics.Mean(name="d_wrong")
 
     # ------------------------------------------------------------------ #
     # Construction checks
@@ -116,7 +150,8 @@ class StackGAN(GAN):
     # ------------------------------------------------------------------ #
     @property
     def metrics(self):
-        return super().metrics + [self.kl_tracker]
+        extra = [self.d_wrong_tracker] if self.mismatch_weight else []
+        return super().metrics + [self.kl_tracker] + extra
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -158,6 +193,31 @@ class StackGAN(GAN):
             text = self.embed(ops.convert_to_tensor(data["captions"]))
         return images, text, z, z_g, eps
 
+    def _discriminator_objective(self, adversarial, real, real_logits,
+                                 fake_logits, labels, training=True):
+        if not self.mismatch_weight:
+            return adversarial, {}
+        wrong_text = ops.roll(labels, 1, axis=0)  # caption of sample i - 1
+        with power_iteration_updates(False):
+            wrong_logits = ops.cast(
+                self._discriminate(real, wrong_text, training=training),
+                "float32")
+        # Every loss of `losses.py` is a real part plus a fake part, so this
+        # difference is the fake part at the wrong logits minus the fake
+        # part at the generated images' logits.
+        swap = (self.loss_fn.discriminator_loss(real_logits, wrong_logits)
+                - self.loss_fn.discriminator_loss(real_logits, fake_logits))
+        loss = adversarial + self.mismatch_weight * self._reduce(swap)
+        return loss, {"d_wrong": ops.mean(wrong_logits)}
+
+    def _d_update(self, real, labels, z, eps):
+        logs = super()._d_update(real, labels, z, eps)
+        if "d_wrong" in logs:
+            self.d_wrong_tracker.update_state(
+                logs["d_wrong"], sample_weight=self._step_stats.get(
+                    "d_finite"))
+        return logs
+
     def _generator_objective(self, adversarial, fake, labels):
         kl = self._reduce(self._conditioning.kl(labels))
         loss = adversarial + self.kl_weight * kl
@@ -171,6 +231,12 @@ class StackGAN(GAN):
                 extra["kl"], sample_weight=self._step_stats.get("g_finite"))
             logs["kl"] = self.kl_tracker.result()
         return logs
+
+    def _gan_test_step(self, data):
+        # evaluate() computes the losses only (d_loss with the mismatched
+        # term); the KL and d_wrong trackers would report stale values.
+        logs = super()._gan_test_step(data)
+        return {k: v for k, v in logs.items() if k not in ("kl", "d_wrong")}
 
     def _check_fit_data(self, x, y, batch_size):
         if isinstance(x, dict) and "images" in x:
@@ -227,6 +293,7 @@ class StackGAN(GAN):
         config = super().get_config()
         config.pop("num_classes", None)
         config["kl_weight"] = self.kl_weight
+        config["mismatch_weight"] = self.mismatch_weight
         config["text_encoder"] = (
             None if self.text_encoder is None
             else keras.saving.serialize_keras_object(self.text_encoder))
