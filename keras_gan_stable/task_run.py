@@ -1,4 +1,4 @@
-"""Image-to-image runs: `keras-gan-stable train --task sr4|sr2|inpaint|denoise`.
+"""Image-to-image runs: `train --task sr2|sr4|inpaint|denoise` and `apply`.
 
 A run whose config has a `task` section (`task.name`, see
 `keras_gan_stable.utils.config`) trains an `ImageToImageGAN` through the
@@ -77,8 +77,9 @@ def check_image_shape(config, shape, where):
         raise DataError(
             f"{where}: task {name} needs an image size that is a multiple of "
             f"{what}; the images are {h}x{w}. Set data.image_size to a "
-            f"multiple of {s} (e.g. --set data.image_size={max(s, h - h % s)}).")
-    if min(h, w) // (SCALES.get(name, 1)) < 2 or min(h, w) < 4:
+            f"multiple of {s} (e.g. --set data.image_size="
+            f"{max(s, h - h % s)}).")
+    if min(h, w) // SCALES.get(name, 1) < 2 or min(h, w) < 4:
         raise DataError(
             f"{where}: the images ({h}x{w}) are too small for task {name}. "
             "Set data.image_size to 8 or more.")
