@@ -107,8 +107,9 @@ def apply_images(model, source, out, mask_suffix="_mask", masks=None,
 
 def _shape_error(path, got, want, net_out):
     kind = {1: "grey", 3: "RGB"}
-    msg = (f"{path}: the image is {got[1]}x{got[0]} with {got[2]} channels, "
-           f"but the model takes {want[1]}x{want[0]} images with {want[2]} "
+    n = f"{got[2]} channel" + ("s" if got[2] != 1 else "")
+    msg = (f"{path}: the image is {got[1]}x{got[0]} with {n}, but the model "
+           f"takes {want[1]}x{want[0]} images with {want[2]} "
            f"({kind.get(want[2], '')}).")
     if got[:2] != want[:2]:
         if tuple(got[:2]) == tuple(net_out[:2]) != tuple(want[:2]):

@@ -360,6 +360,17 @@ def _task_name(config):
     return task.get("name") if isinstance(task, dict) else None
 
 
+def _run_task(source):
+    """The task of the run folder `source` (from its config.yaml), or None."""
+    path = os.path.join(source, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    try:
+        return _task_name(cfg.load_config_file(path))
+    except ConfigError:
+        return None
+
+
 def _read_json(path, what):
     try:
         with open(path) as f:
@@ -870,8 +881,7 @@ def load_gan(source):
             raise ConfigError(
                 f"{source} is an image-to-image run (task "
                 f"{_task_name(config)}): use `keras-gan-stable apply "
-                f"{source} INPUT --out OUTPUT`; its SavedModel is in "
-                f"{os.path.join(source, 'saved_model')}.")
+                f"{source} INPUT --out OUTPUT` or `export`.")
         state = _read_json(state_path, "run state")
         try:
             shape = tuple(int(s) for s in state["data_shape"])
@@ -1035,6 +1045,11 @@ def export_run(source, out, version=1, overwrite=False,
         raise ConfigError(f"--version should be >= 0. Received: --version "
                           f"{version}.")
     _check_writable(out, "--out")
+    if _run_task(source):
+        from keras_gan_stable.task_run import export_task_run
+
+        return export_task_run(source, out, version=version,
+                               overwrite=overwrite, format=format)
     gan, _ = load_gan(source)
     return export_generator(gan, out, version=version, overwrite=overwrite,
                             format=format)

@@ -384,6 +384,21 @@ def load_task_run(source):
     return gan, config
 
 
+def export_task_run(source, out, version=1, overwrite=False,
+                    format="saved_model"):
+    """`export_translator` of an image-to-image run folder (what
+    `keras-gan-stable export` runs for one); returns the version folder."""
+    from keras_gan_stable.export_image import export_translator
+
+    if format != "saved_model":
+        raise ConfigError(
+            f"--format {format}: an image-to-image run exports only "
+            "saved_model (uint8 images in and out). Pass --format "
+            "saved_model.")
+    gan, _ = load_task_run(source)
+    return export_translator(gan, out, version=version, overwrite=overwrite)
+
+
 def apply_run(source, inputs, out, seed=0):
     """Applies the image-to-image run in `source` to `inputs` (one image or
     a folder of PNG/JPEGs) and writes PNGs of the same names under `out`

@@ -192,6 +192,8 @@ CASES = [
     (["apply", "notask", "imgs", "--out", "o"], "not an image-to-image run"),
     (["apply", "inpaint_run", "imgs"], "--out"),
     (["sample", "inpaint_run", "--out", "x.png"], "keras-gan-stable apply"),
+    (["export", "inpaint_run", "--out", "srv", "--format", "onnx"],
+     "--format onnx"),
 ]
 
 
@@ -240,9 +242,47 @@ def test_apply_draws_masks_under_the_seed_and_reads_mask_files(
     # keep_known: outside the hole the input comes back through the uint8
     # round trip x / 127.5 - 1 -> round((y + 1) * 127.5), exactly.
     np.testing.assert_array_equal(out[mask == 0], img[mask == 0])
+    # `export` writes the run's image-in, image-out SavedModel: the same
+    # uint8 output for the image and its mask.
+    tf = pytest.importorskip("tensorflow")
+    _main(["export", "inpaint_run", "--out", str(tmp_path / "srv")])
+    loaded = tf.saved_model.load(str(tmp_path / "srv" / "1"))  # owns vars
+    served = loaded.serve(img[None, :, :, None],
+                          mask[None, :, :, None]).numpy()
+    np.testing.assert_array_equal(served[0, ..., 0], out)
     # The drawn masks are the task's (random 8x8 boxes): seeds 3 and 4
     # differ in where the output leaves the input.
     holes = [np.nonzero(o != img) for o in outs]
     for rows, cols in holes:
         assert 0 < np.ptp(rows) < 8 and 0 < np.ptp(cols) < 8
     assert set(zip(*holes[0])) != set(zip(*holes[2]))
+
+
+def test_apply_names_outputs_after_inputs_and_refuses_high_res_for_sr(
+        tmp_path):
+    """A JPEG in gives a PNG of the same stem; an image of the model's
+    output size given to a x2 model is told to be downscaled."""
+    from PIL import Image
+
+    from keras_gan_stable import ImageToImageGAN
+    from keras_gan_stable.apply_images import apply_images
+    from keras_gan_stable.architectures.patchgan import (
+        patchgan_discriminator)
+    from keras_gan_stable.architectures.rrdb import rrdb_generator
+    from keras_gan_stable.export_image import from_uint8, to_uint8
+
+    g = rrdb_generator((4, 4, 3), 2, filters=4, num_blocks=1, growth=4)
+    gan = ImageToImageGAN(g, patchgan_discriminator((8, 8, 6), filters=4,
+                                                    num_layers=1))
+    img = np.random.default_rng(2).integers(0, 256, (4, 4, 3), "uint8")
+    Image.fromarray(img).save(tmp_path / "p.jpg", quality=100)
+    read = np.asarray(Image.open(tmp_path / "p.jpg"))
+    written = apply_images(gan, str(tmp_path / "p.jpg"), str(tmp_path / "o"))
+    assert written == [str(tmp_path / "o" / "p.png")]
+    np.testing.assert_array_equal(np.asarray(Image.open(written[0])),
+                                  to_uint8(gan.translate(from_uint8(read))))
+    Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(tmp_path / "big.png")
+    with pytest.raises(ValueError, match=r"big.png: the image is 8x8 .* "
+                                         r"low-resolution images \(1/2"):
+        apply_images(gan, str(tmp_path / "big.png"), str(tmp_path / "o2"))
+    assert not os.path.exists(tmp_path / "o2")
