@@ -128,7 +128,7 @@ def cmd_export(args):
 
 
 def cmd_apply(args):
-    from keras_gan_stable.task_run import apply_run
+    from keras_gan_stable.task_apply import apply_run
 
     written = _usage(apply_run, args.source, args.input, args.out,
                      seed=args.seed)

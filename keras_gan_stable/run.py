@@ -1046,7 +1046,7 @@ def export_run(source, out, version=1, overwrite=False,
                           f"{version}.")
     _check_writable(out, "--out")
     if _run_task(source):
-        from keras_gan_stable.task_run import export_task_run
+        from keras_gan_stable.task_apply import export_task_run
 
         return export_task_run(source, out, version=version,
                                overwrite=overwrite, format=format)

@@ -15,7 +15,8 @@ ordinary `Run` machinery (callbacks, checkpoints, exact `--resume`, export):
 - the sample grids show rows of input | output | target;
 - the export is `export_translator`'s uint8 image-in, image-out SavedModel.
 
-`apply_run(run_dir, input, out)` is what `keras-gan-stable apply` runs.
+`keras_gan_stable.task_apply.apply_run(run_dir, input, out)` is what
+`keras-gan-stable apply` runs.
 
 >>> from keras_gan_stable.run import RunConfig, run
 >>> config = RunConfig.from_recipe(data="cifar10", overrides=[
@@ -26,7 +27,6 @@ ordinary `Run` machinery (callbacks, checkpoints, exact `--resume`, export):
 
 import math
 import os
-import warnings
 
 import numpy as np
 
@@ -34,7 +34,6 @@ from keras_gan_stable import run as runs
 from keras_gan_stable.callbacks.checkpoint import ResumableBatches
 from keras_gan_stable.callbacks.sample_grid import SampleGrid
 from keras_gan_stable.utils import config as cfg
-from keras_gan_stable.utils.config import ConfigError
 
 # Offsets of the seeds of the sample-grid pairs and of the held-out pairs,
 # apart from the training batches' `[seed, epoch, batch]`.
@@ -333,95 +332,3 @@ def task_metrics(gan, clean, config):
         metrics["baseline"] = BASELINES[name]
     metrics["holdout_images"] = int(len(clean))
     return metrics
-
-
-# ---------------------------------------------------------------------- #
-# Applying a trained run
-# ---------------------------------------------------------------------- #
-def load_task_run(source):
-    """`(ImageToImageGAN, config)` of an image-to-image run folder (its
-    newest checkpoint); `ConfigError` with one line otherwise."""
-    from keras_gan_stable.callbacks.checkpoint import (list_checkpoints,
-                                                       restore_checkpoint)
-
-    config_path = os.path.join(source, "config.yaml")
-    if not os.path.isdir(source) or not os.path.exists(config_path):
-        raise ConfigError(
-            f"{source}: not a run folder (no config.yaml). Pass the folder of "
-            "a run written by `keras-gan-stable train --task ...`.")
-    config = runs._as_dict(cfg.load_config_file(config_path))
-    if not config["task"]["name"]:
-        raise ConfigError(
-            f"{source} is not an image-to-image run (its config has no "
-            "task.name). Train one with `keras-gan-stable train --task "
-            "sr4|sr2|inpaint|denoise`.")
-    ckpt_dir = os.path.join(source, runs.CHECKPOINT_DIR)
-    state_path = os.path.join(source, runs.STATE_NAME)
-    if not (os.path.exists(state_path) and list_checkpoints(ckpt_dir)):
-        raise ConfigError(
-            f"{source}: no checkpoint there yet. Train the run first "
-            "(or --resume it).")
-    state = runs._read_json(state_path, "run state")
-    try:
-        shape = tuple(int(s) for s in state["data_shape"])
-    except (KeyError, TypeError, ValueError):
-        raise ConfigError(
-            f"{state_path}: the run state lacks a valid data_shape. Restore "
-            "the file or re-run the training.") from None
-    gan = build_task_gan(config, shape)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            meta = restore_checkpoint(gan, ckpt_dir)
-        except ValueError as e:
-            raise ConfigError(f"{source}: {' '.join(str(e).split())}")
-    if meta is None:
-        raise ConfigError(
-            f"{source}: every checkpoint in {ckpt_dir} is damaged. Re-run the "
-            "training.")
-    for w in caught:
-        warnings.warn(str(w.message), stacklevel=2)
-    return gan, config
-
-
-def export_task_run(source, out, version=1, overwrite=False,
-                    format="saved_model"):
-    """`export_translator` of an image-to-image run folder (what
-    `keras-gan-stable export` runs for one); returns the version folder."""
-    from keras_gan_stable.export_image import export_translator
-
-    if format != "saved_model":
-        raise ConfigError(
-            f"--format {format}: an image-to-image run exports only "
-            "saved_model (uint8 images in and out). Pass --format "
-            "saved_model.")
-    gan, _ = load_task_run(source)
-    return export_translator(gan, out, version=version, overwrite=overwrite)
-
-
-def apply_run(source, inputs, out, seed=0):
-    """Applies the image-to-image run in `source` to `inputs` (one image or
-    a folder of PNG/JPEGs) and writes PNGs of the same names under `out`
-    (a folder, or a `.png` path for one image). Inpainting runs read
-    `NAME_mask.png` beside each image (nonzero = hole) or draw the task's
-    masks with `seed`. Every input is checked before anything is written;
-    returns the written paths."""
-    from keras_gan_stable.apply_images import apply_images
-
-    if not os.path.exists(inputs):
-        raise ConfigError(
-            f"INPUT {inputs} does not exist. Pass an image file or a folder "
-            "of PNG/JPEG images.")
-    if os.path.isdir(inputs) and os.path.exists(out) and not os.path.isdir(
-            out):
-        raise ConfigError(
-            f"--out {out} is a file but INPUT {inputs} is a folder. Pass a "
-            "folder for the outputs.")
-    one_file = not os.path.isdir(inputs) and out.lower().endswith(".png") \
-        and not os.path.isdir(out)
-    runs._check_writable(os.path.dirname(os.path.abspath(out)) if one_file
-                         else out, "--out")
-    gan, config = load_task_run(source)
-    masks = (pair_maker(config, seed) if config["task"]["name"] == "inpaint"
-             else None)
-    return apply_images(gan, inputs, out, masks=masks)

@@ -286,3 +286,24 @@ def test_apply_names_outputs_after_inputs_and_refuses_high_res_for_sr(
                                          r"low-resolution images \(1/2"):
         apply_images(gan, str(tmp_path / "big.png"), str(tmp_path / "o2"))
     assert not os.path.exists(tmp_path / "o2")
+
+
+def test_installed_apply_answers_path_errors_in_one_line(workdir):
+    """`python -m keras_gan_stable apply` on a missing INPUT or a run that
+    is not an image-to-image run: one line, before any backend loads."""
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+    code = ("import sys; from keras_gan_stable.cli import main\n"
+            "try:\n    main(sys.argv[1:])\n"
+            "finally:\n    print('keras' in sys.modules)")
+    for argv, line in (
+            (["apply", "notask", "imgs", "--out", "o"],
+             "notask is not an image-to-image run"),
+            (["apply", "inpaint_run", "missing", "--out", "o"],
+             "INPUT missing does not exist")):
+        res = subprocess.run([sys.executable, "-c", code] + argv, cwd=workdir,
+                             capture_output=True, text=True, env=env)
+        assert res.returncode == 2
+        assert res.stdout.strip() == "False"   # no backend was imported
+        err = res.stderr.strip().splitlines()
+        assert len(err) == 1 and line in err[0], res.stderr
