@@ -19,8 +19,8 @@ ordinary `Run` machinery (callbacks, checkpoints, exact `--resume`, export):
 `keras-gan-stable apply` runs.
 
 >>> from keras_gan_stable.run import RunConfig, run
->>> config = RunConfig.from_recipe(data="cifar10", overrides=[
-...     "task.name=sr4", "train.epochs=5"])
+>>> config = RunConfig.from_recipe(data="cifar10", epochs=5,
+...                                overrides=["task.name=sr4"])
 >>> summary = run(config, out_dir="runs/sr4")
 >>> summary["metrics"]["psnr"], summary["metrics"]["baseline_psnr"]
 """
