@@ -10,13 +10,30 @@ from keras_gan_stable.export_image import to_uint8
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def _read(path, channels):
-    from PIL import Image
+def _read(path, channels=None):
+    """An image file as uint8 `[H, W, C]`: grey files give C = 1, colour
+    files C = 3 (RGBA with transparency 4); `channels=1` reads grey (masks).
+    Unreadable files raise one-line `ValueError`s."""
+    from PIL import Image, UnidentifiedImageError
 
-    img = Image.open(path)
-    img = img.convert("L" if channels == 1 else "RGB")
+    try:
+        img = Image.open(path)
+        img.load()
+    except (OSError, UnidentifiedImageError) as e:
+        raise ValueError(f"{path}: not a readable image ({e}).") from None
+    if channels == 1:
+        img = img.convert("L")
+    elif img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif img.mode in ("1", "I", "I;16", "F"):
+        img = img.convert("L")
+    elif img.mode not in ("L", "LA", "RGB", "RGBA"):
+        img = img.convert("RGB")
     arr = np.asarray(img, dtype=np.uint8)
-    return arr[..., None] if arr.ndim == 2 else arr
+    arr = arr[..., None] if arr.ndim == 2 else arr
+    if arr.shape[-1] in (2, 4) and np.all(arr[..., -1] == 255):
+        arr = arr[..., :-1]  # an opaque alpha channel carries nothing
+    return arr
 
 
 def _write(path, arr):
@@ -69,28 +86,40 @@ def apply_images(model, source, out, mask_suffix="_mask", masks=None,
         raise ValueError(
             f"No images ({', '.join(IMAGE_EXTENSIONS)}) in {source!r}."
         )
+    want = tuple(net_in[:2]) + (channels,)
+    images = []
+    for f in files:  # every input is checked before anything is written
+        img = _read(f)
+        if img.shape != want:
+            raise ValueError(_shape_error(f, img.shape, want, net_out))
+        images.append(img)
+    x = from_uint8(np.stack(images))
+    if inpaint:
+        x = _with_masks(x, files, mask_suffix, masks)
     written = []
     for start in range(0, len(files), batch_size):
-        chunk = files[start:start + batch_size]
-        images = []
-        for f in chunk:
-            img = _read(f, channels)
-            if img.shape != tuple(net_in[:2]) + (channels,):
-                raise ValueError(
-                    f"{f}: the image is {img.shape[1]}x{img.shape[0]} with "
-                    f"{img.shape[2]} channels, but the model takes "
-                    f"{net_in[1]}x{net_in[0]} images with {channels}. "
-                    "Resize the images (or use a model trained at this size)."
-                )
-            images.append(img)
-        x = from_uint8(np.stack(images))
-        if inpaint:
-            x = _with_masks(x, chunk, mask_suffix, masks)
-        y = to_uint8(model.translate(x))
+        y = to_uint8(model.translate(x[start:start + batch_size]))
         for target, arr in zip(targets[start:start + batch_size], y):
             _write(target, arr)
             written.append(target)
     return written
+
+
+def _shape_error(path, got, want, net_out):
+    kind = {1: "grey", 3: "RGB"}
+    n = f"{got[2]} channel" + ("s" if got[2] != 1 else "")
+    msg = (f"{path}: the image is {got[1]}x{got[0]} with {n}, but the model "
+           f"takes {want[1]}x{want[0]} images with {want[2]} "
+           f"({kind.get(want[2], '')}).")
+    if got[:2] != want[:2]:
+        if tuple(got[:2]) == tuple(net_out[:2]) != tuple(want[:2]):
+            s = net_out[0] // want[0]
+            return msg + (f" It has the size of the model's outputs: give "
+                          f"the low-resolution images (1/{s} of the size).")
+        return msg + (" Resize the images (or use a model trained at this "
+                      "size).")
+    return msg + (f" Convert the images to {kind.get(want[2], 'RGB')} (or "
+                  "use a model trained on such images).")
 
 
 def _with_masks(x, files, mask_suffix, masks):

@@ -1,5 +1,5 @@
-"""The `keras-gan-stable` command: train, sample, evaluate, export, recipes
-(usage in docs/cli.md).
+"""The `keras-gan-stable` command: train, sample, evaluate, export, apply,
+recipes (usage in docs/cli.md).
 
 It only parses arguments and calls `keras_gan_stable.run`. Bad input: one
 line, exit status 2, nothing written; no backend is imported until needed.
@@ -29,7 +29,7 @@ def main(argv=None):
                 raise SystemExit(rc)
         rc = {"train": cmd_train, "sample": cmd_sample,
               "evaluate": cmd_evaluate, "export": cmd_export,
-              "recipes": cmd_recipes}[args.command](args)
+              "recipes": cmd_recipes, "apply": cmd_apply}[args.command](args)
     except UsageError as e:
         print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
         raise SystemExit(2)
@@ -64,7 +64,7 @@ def cmd_train(args):
         if not folder:
             raise UsageError("--resume needs the run folder: --resume "
                              "runs/<name> (or --out runs/<name> --resume).")
-        fixed = [f for f in ("recipe", "config", "data", "name")
+        fixed = [f for f in ("recipe", "config", "data", "name", "task")
                  if getattr(args, f)]
         if fixed:
             raise UsageError(f"--{fixed[0]} cannot change a run being resumed"
@@ -75,6 +75,7 @@ def cmd_train(args):
                      verbose=verbose)
     else:
         extra = ["data.download=true"] if args.download else []
+        extra += [f"task.name={args.task}"] if args.task else []
         config = _usage(runs.resolve_config, recipe=args.recipe,
                         config_file=args.config,
                         overrides=args.overrides + extra,
@@ -123,6 +124,15 @@ def cmd_export(args):
     path = _usage(export_run, args.source, args.out, version=args.version,
                   overwrite=args.overwrite, format=args.format)
     print(f"Exported the generator ({args.format}) to {path}")
+    return 0
+
+
+def cmd_apply(args):
+    from keras_gan_stable.task_apply import apply_run
+
+    written = _usage(apply_run, args.source, args.input, args.out,
+                     seed=args.seed)
+    print(f"Wrote {len(written)} image(s) to {args.out}")
     return 0
 
 

@@ -7,6 +7,7 @@ Importing it loads no backend.
 import argparse
 
 BACKENDS = ("tensorflow", "jax", "torch")
+TASKS = ("sr2", "sr4", "inpaint", "denoise")
 PROG = "keras-gan-stable"
 
 
@@ -47,6 +48,11 @@ def _build_parser():
     t.add_argument("--data", default=None, help="data source: digits, mnist, "
                    "cifar10, ring8, grid25, a folder, .npy/.npz, tfds:NAME "
                    "(default: digits)")
+    t.add_argument("--task", default=None, choices=TASKS,
+                   help="train an image-to-image model on pairs made from "
+                   "--data (super-resolution x2/x4, inpainting, denoising) "
+                   "instead of a GAN on latent vectors; same as --set "
+                   "task.name=TASK")
     t.add_argument("--out", default=None,
                    help="output folder (default: a new runs/<name>)")
     t.add_argument("--name", default=None, help="run name (default: the "
@@ -95,7 +101,23 @@ def _build_parser():
 
     for command in (t, s, e, x):
         command.add_argument("--backend", **hidden)
+    _add_apply_parser(sub, hidden)
     r = sub.add_parser("recipes", help="list the recipes, or print one's "
                        "full settings")
     r.add_argument("name", nargs="?", default=None, help="a recipe name")
     return p
+
+
+def _add_apply_parser(sub, hidden):
+    a = sub.add_parser("apply", help="apply an image-to-image run (train "
+                       "--task) to one image or a folder of images")
+    a.add_argument("source", metavar="RUN", help="run folder written by "
+                   "`train --task ...`")
+    a.add_argument("input", metavar="INPUT", help="a PNG/JPEG image or a "
+                   "folder of them (inpainting: NAME_mask.png beside an "
+                   "image gives its mask, nonzero = hole)")
+    a.add_argument("--out", required=True, help="output folder (PNGs named "
+                   "like the inputs), or a .png file for one image")
+    a.add_argument("--seed", type=int, default=0, help="seed of the masks "
+                   "drawn for images without a NAME_mask.png (inpainting)")
+    a.add_argument("--backend", **hidden)

@@ -128,8 +128,23 @@ class ExportConfig:
         default_factory=lambda: ["saved_model"])
 
 
+@dataclasses.dataclass
+class TaskConfig:
+    """Image-to-image runs (`keras_gan_stable.task_run`); `name=None` trains
+    a GAN on latent vectors."""
+    name: Optional[str] = None
+    mask: str = "box"
+    hole_size: Optional[Union[int, List[int]]] = None
+    noise: str = "gaussian"
+    sigma: float = 0.1
+    reconstruction_weight: float = 100.0
+    adversarial_weight: float = 1.0
+    holdout: int = 64
+
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
-             "output": OutputConfig, "export": ExportConfig}
+             "output": OutputConfig, "export": ExportConfig,
+             "task": TaskConfig}
 
 
 @dataclasses.dataclass
@@ -155,6 +170,7 @@ class RunConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
 
     def __post_init__(self):
         for key, cls in _SECTIONS.items():
@@ -338,6 +354,25 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
     return gan
 
 
+def _task_name(config):
+    """The image-to-image task of a config (`task.name`), or `None`."""
+    if isinstance(config, RunConfig):
+        return config.task.name
+    task = config.get("task") if isinstance(config, dict) else None
+    return task.get("name") if isinstance(task, dict) else None
+
+
+def _run_task(source):
+    """The task of the run folder `source` (from its config.yaml), or None."""
+    path = os.path.join(source, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    try:
+        return _task_name(cfg.load_config_file(path))
+    except ConfigError:
+        return None
+
+
 def _read_json(path, what):
     try:
         with open(path) as f:
@@ -405,6 +440,14 @@ class Run:
             summary was cut short is completed.
         verbose: Keras `fit` verbosity. Defaults to `"auto"`.
     """
+
+    def __new__(cls, config=None, *args, **kwargs):
+        # A config with a `task` builds the image-to-image run.
+        if cls is Run and config is not None and _task_name(config):
+            from keras_gan_stable.task_run import TaskRun
+
+            cls = TaskRun
+        return super().__new__(cls)
 
     def __init__(self, config, out_dir=None, resume=False, verbose="auto"):
         self.config = _as_dict(config)
@@ -546,13 +589,12 @@ class Run:
         return x if d["labels"] else (x, None)
 
     def _prepare(self):
-        from keras_gan_stable.callbacks.checkpoint import ResumableBatches
         from keras_gan_stable.data.folder_array import FolderImages
         from keras_gan_stable.data.loaders import DataError
 
         config, t = self.config, self.config["train"]
         x, y = self._load_data()
-        size = fitting_size(config, x.shape[1:])
+        size = self._fitting_size(x.shape[1:])
         if size is not None:
             print(f"Resizing the {x.shape[1]}x{x.shape[2]} images to "
                   f"{size}x{size} for model.architecture="
@@ -583,8 +625,7 @@ class Run:
             self.epochs = math.ceil(total / steps)
         else:
             steps, self.epochs = full, t["epochs"]
-        self.batches = ResumableBatches(x, per_step, y=y, seed=t["seed"],
-                                        steps_per_epoch=steps)
+        self.batches = self._batches(x, y, per_step, steps)
         self.steps_per_epoch = steps
         self.total_steps = self.epochs * steps
         self.real_points = x[:2000] if x.ndim == 2 else None
@@ -592,12 +633,28 @@ class Run:
         import keras
 
         keras.utils.set_random_seed(t["seed"])
-        self.gan = build_gan(config, self.data_shape, self.num_classes,
-                             total_steps=self.total_steps)
+        self.gan = self._build_model()
         self.callbacks = self._callbacks()
         self.start_epoch, self.start_batch, self.state = 0, 0, {}
         if self.resume:
             self._restore()
+
+    # Hooks of `_prepare` and `fit` (the image-to-image run overrides them).
+    def _fitting_size(self, shape):
+        return fitting_size(self.config, shape)
+
+    def _batches(self, x, y, per_step, steps):
+        from keras_gan_stable.callbacks.checkpoint import ResumableBatches
+
+        return ResumableBatches(x, per_step, y=y, seed=self.config["train"][
+            "seed"], steps_per_epoch=steps)
+
+    def _build_model(self):
+        return build_gan(self.config, self.data_shape, self.num_classes,
+                         total_steps=self.total_steps)
+
+    def _final_metrics(self, gan):
+        return final_metrics(gan, self.config, self.out_dir)
 
     def _set_precision(self):
         import keras
@@ -800,7 +857,7 @@ class Run:
         final = {k: float(v[-1]) for k, v in logs.items() if v}
         metrics = {}
         if out["fid_samples"] and not stopped:
-            metrics = final_metrics(gan, self.config, self.out_dir)
+            metrics = self._final_metrics(gan)
         summary = {"name": self.config["name"],
                    "recipe": self.config["recipe"],
                    "backend": keras.backend.backend(), "epochs": self.epochs,
@@ -869,6 +926,11 @@ def load_gan(source):
                 "or a SavedModel folder."
             )
         config = _as_dict(cfg.load_config_file(config_path))
+        if _task_name(config):
+            raise ConfigError(
+                f"{source} is an image-to-image run (task "
+                f"{_task_name(config)}): use `keras-gan-stable apply "
+                f"{source} INPUT --out OUTPUT` or `export`.")
         state = _read_json(state_path, "run state")
         try:
             shape = tuple(int(s) for s in state["data_shape"])
@@ -1032,6 +1094,11 @@ def export_run(source, out, version=1, overwrite=False,
         raise ConfigError(f"--version should be >= 0. Received: --version "
                           f"{version}.")
     _check_writable(out, "--out")
+    if _run_task(source):
+        from keras_gan_stable.task_apply import export_task_run
+
+        return export_task_run(source, out, version=version,
+                               overwrite=overwrite, format=format)
     gan, _ = load_gan(source)
     return export_generator(gan, out, version=version, overwrite=overwrite,
                             format=format)

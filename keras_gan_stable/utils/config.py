@@ -82,6 +82,19 @@ DEFAULT_CONFIG = {
     "export": {
         "formats": ["saved_model"],
     },
+    # Image-to-image runs (docs/image_to_image.md): `name` null trains a
+    # GAN on latent vectors; sr2/sr4/inpaint/denoise train an
+    # ImageToImageGAN on pairs made on the fly from the data.
+    "task": {
+        "name": None,
+        "mask": "box",
+        "hole_size": None,
+        "noise": "gaussian",
+        "sigma": 0.1,
+        "reconstruction_weight": 100.0,
+        "adversarial_weight": 1.0,
+        "holdout": 64,
+    },
 }
 
 ARCHITECTURES = ("dcgan", "sngan_cnn", "sngan_resnet", "sagan", "progan",
@@ -444,6 +457,55 @@ def validate_config(config):
             "output.fid_samples"] >= 0):
         _fail("output.fid_samples", flat["output.fid_samples"],
               "an integer >= 0 (0 turns the final metric off)")
+    validate_task(config)
+    return config
+
+
+TASKS = ("sr2", "sr4", "inpaint", "denoise")
+
+
+def validate_task(config):
+    """Checks the `task` section (and what an image-to-image run forbids)."""
+    task = config.get("task") or {}
+    name = task.get("name")
+    if name not in (None,) + TASKS:
+        _fail("task.name", name, f"null or one of {list(TASKS)} (--task)")
+    if task.get("mask") not in ("box", "free_form"):
+        _fail("task.mask", task.get("mask"), "'box' or 'free_form'")
+    hole = task.get("hole_size")
+    if hole is not None and not ((_is_int(hole) and hole > 0) or (
+            isinstance(hole, (list, tuple)) and len(hole) == 2
+            and all(_is_int(v) and v > 0 for v in hole))):
+        _fail("task.hole_size", hole,
+              "a positive int, [height, width] or null (half the image)")
+    noise = task.get("noise")
+    if noise not in ("gaussian", "poisson", "salt_pepper"):
+        _fail("task.noise", noise, "'gaussian', 'poisson' or 'salt_pepper'")
+    sigma = task.get("sigma")
+    if not (_is_num(sigma) and sigma > 0) or (
+            noise == "salt_pepper" and sigma > 1):
+        _fail("task.sigma", sigma, "a number > 0 on the [0, 1] scale (<= 1 "
+              "for salt_pepper)")
+    for key in ("reconstruction_weight", "adversarial_weight"):
+        v = task.get(key)
+        if not (_is_num(v) and v >= 0):
+            _fail(f"task.{key}", v, "a number >= 0")
+    v = task.get("holdout")
+    if not (_is_int(v) and v >= 0):
+        _fail("task.holdout", v, "an integer >= 0 (held-out images for the "
+              "final PSNR/SSIM)")
+    if name is None:
+        return config
+    if config["train"]["augment"] is not None:
+        _fail("train.augment", config["train"]["augment"],
+              f"null for an image-to-image run (task.name={name})")
+    if config["data"]["labels"] is True:
+        _fail("data.labels", True, f"false or 'auto' for an image-to-image "
+              f"run (task.name={name}): pairs carry no labels")
+    formats = config["export"]["formats"]
+    if formats != ["saved_model"]:
+        _fail("export.formats", formats, "[saved_model] for an "
+              f"image-to-image run (task.name={name})")
     return config
 
 
