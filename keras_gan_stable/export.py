@@ -184,15 +184,20 @@ def _to_uint8(images):
     return ops.cast(images, "uint8")
 
 
-def tf_latent_noise(n, latent_dim, seed, num_classes=None):
+def tf_latent_noise(n, latent_dim, seed, num_classes=None, stream=None):
     """`latents.latent_noise` (and `latent_labels`) in TensorFlow ops.
 
     Bit-identical to the NumPy version: uint32 hashing, then a gather from
     the same float32 quantile table. Returns `(z, labels or None)`.
+    `stream=latents._NOISE_STREAM` gives `latents.synthesis_noise` instead
+    of `z`.
     """
     import tensorflow as tf
 
     from keras_gan_stable import latents
+
+    if stream is None:
+        stream = latents._Z_STREAM
 
     def mix(x):
         x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
@@ -203,8 +208,7 @@ def tf_latent_noise(n, latent_dim, seed, num_classes=None):
 
     n = tf.cast(n, tf.int64)
     s = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)  # seed mod 2**32
-    k = mix(tf.bitwise.bitwise_xor(s, tf.constant(latents._Z_STREAM,
-                                                  tf.uint32)))
+    k = mix(tf.bitwise.bitwise_xor(s, tf.constant(stream, tf.uint32)))
     c = tf.cast(tf.range(n * latent_dim), tf.uint32)    # wraps mod 2**32
     h = mix(tf.bitwise.bitwise_xor(mix(tf.bitwise.bitwise_xor(c, k)), mix(k)))
     index = tf.cast(tf.bitwise.right_shift(h, 32 - latents.TABLE_BITS),

@@ -73,6 +73,10 @@ class ModelConfig:
     latent_dim: int = 128
     width: Optional[int] = None
     d_normalization: str = "batch"
+    w_dim: Optional[int] = None
+    mapping_layers: Optional[int] = None
+    channel_base: Optional[int] = None
+    channel_max: Optional[int] = None
 
 
 def _opt():
@@ -98,6 +102,14 @@ class TrainConfig:
     augment: Optional[str] = None
     augment_policy: str = "color,translation,cutout"
     ada_target: float = 0.6
+    ada_images: Optional[float] = None
+    r1_gamma: Optional[float] = None
+    r1_interval: Optional[int] = None
+    pl_weight: Optional[float] = None
+    pl_decay: Optional[float] = None
+    pl_interval: Optional[int] = None
+    pl_batch_shrink: Optional[int] = None
+    style_mixing_prob: Optional[float] = None
     skip_nonfinite: bool = False
     rollback_after: Optional[int] = None
     precision: str = "float32"
@@ -309,23 +321,43 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
                                                       num_classes)
     kwargs = dict(latent_dim=config["model"]["latent_dim"],
                   num_classes=num_classes, seed=t["seed"])
-    if t["ema"] is not None:
-        kwargs["ema_decay"] = t["ema"]
+    arch = config["model"]["architecture"]
+    if t["ema"] is not None or arch == "stylegan2":
+        kwargs["ema_decay"] = t["ema"]  # StyleGAN2: null means no EMA
         kwargs["ema_rampup"] = t.get("ema_rampup")
     model_class = GAN
-    if config["model"]["architecture"] == "progan":
+    if arch == "progan":
         from keras_gan_stable.models.progan import ProGAN as model_class
+    elif arch == "stylegan2":
+        from keras_gan_stable.models.stylegan2 import StyleGAN2 as model_class
     gan = model_class(generator, discriminator, **kwargs)
     augment = None
     if t["augment"] == "diffaugment":
         from keras_gan_stable.augment import DiffAugment
 
         augment = DiffAugment(policy=t["augment_policy"], seed=t["seed"])
-    elif t["augment"] == "ada":
+    elif t["augment"] in ("ada", "ada_geometric"):
         from keras_gan_stable.augment import AdaptiveAugment
+        from keras_gan_stable.augment_geometric import (
+            GeometricAdaptiveAugment)
 
-        augment = AdaptiveAugment(target=t["ada_target"], seed=t["seed"])
+        ada = dict(target=t["ada_target"], seed=t["seed"])
+        if t["ada_images"] is not None:
+            ada["adjustment_images"] = t["ada_images"]
+        augment = (AdaptiveAugment if t["augment"] == "ada"
+                   else GeometricAdaptiveAugment)(**ada)
     d_steps = None if total_steps is None else total_steps * t["n_critic"]
+    if arch == "stylegan2":
+        # StyleGAN2 sets its loss (non-saturating), lazy R1 and n_critic 1.
+        options = {key: default if t[key] is None else t[key]
+                   for key, default in cfg.STYLEGAN2_TRAIN.items()}
+        gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
+                    g_optimizer=cfg.make_optimizer(t["g_optimizer"],
+                                                   total_steps),
+                    augment=augment, drift=t["drift"],
+                    label_smoothing=t["label_smoothing"],
+                    skip_nonfinite=t["skip_nonfinite"], **options)
+        return gan
     gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
                 g_optimizer=cfg.make_optimizer(t["g_optimizer"], total_steps),
                 loss=t["loss"], penalty=t["penalty"],
