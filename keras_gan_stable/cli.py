@@ -101,7 +101,8 @@ def cmd_sample(args):
     from keras_gan_stable.run import write_samples
 
     _check_num(args.num)
-    path = _usage(write_samples, args.source, args.out, args.num, args.seed)
+    path = _usage(write_samples, args.source, args.out, args.num, args.seed,
+                  truncation_psi=args.truncation_psi)
     print(f"Wrote {args.num} samples to {path}")
     return 0
 

@@ -73,6 +73,9 @@ def _build_parser():
     s.add_argument("-n", "--num", type=int, default=64, dest="num",
                    help="samples, 1 to 100000")
     s.add_argument("--seed", type=int, default=0, help="latent seed")
+    s.add_argument("--truncation-psi", type=float, default=None,
+                   metavar="PSI", help="StyleGAN2: pull w toward its average "
+                   "(0 to 1; 1 = no truncation)")
 
     e = sub.add_parser("evaluate", help="metrics of a run or .keras file")
     e.add_argument("source", help="run folder or .keras file")

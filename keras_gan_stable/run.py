@@ -946,10 +946,34 @@ def _saved_model_dir(path):
     return os.path.join(path, str(versions[-1])) if versions else None
 
 
-def write_samples(source, out, num=64, seed=0):
+def check_truncation_psi(psi):
+    """`None` or a number in [0, 1] (1: no truncation); `ConfigError` else."""
+    if psi is None:
+        return None
+    if not (isinstance(psi, (int, float)) and not isinstance(psi, bool)
+            and 0.0 <= psi <= 1.0):
+        raise ConfigError(
+            f"--truncation-psi should be in [0, 1] (1: no truncation, 0: "
+            f"every sample the average image). Received: --truncation-psi "
+            f"{psi}."
+        )
+    return float(psi)
+
+
+def _not_stylegan2(source, what):
+    return ConfigError(
+        f"--truncation-psi applies to StyleGAN2 only; {source} holds {what}. "
+        "Drop the flag, or sample a run trained with --recipe stylegan2."
+    )
+
+
+def write_samples(source, out, num=64, seed=0, truncation_psi=None):
     """Writes `num` samples of a run, `.keras` file or SavedModel to `out`
     (`.png` grid, or `.npy` array of uint8 images: the same array from a run
-    folder and from its SavedModel for the same seed); returns `out`."""
+    folder and from its SavedModel for the same seed); returns `out`.
+
+    `truncation_psi` (StyleGAN2 only): a number in [0, 1] that pulls `w`
+    toward `w_avg` (1 or `None`: no truncation)."""
     import numpy as np
 
     if not str(out).lower().endswith((".png", ".npy")) or os.path.isdir(out):
@@ -958,6 +982,7 @@ def write_samples(source, out, num=64, seed=0):
     if not (isinstance(num, int) and 1 <= num <= MAX_SAMPLES):
         raise ConfigError(f"-n should be in [1, {MAX_SAMPLES}]. Received: "
                           f"-n {num}.")
+    psi = check_truncation_psi(truncation_psi)
     parent = os.path.dirname(os.path.abspath(out))
     _check_writable(parent, "--out")
     sm = _saved_model_dir(source)
@@ -965,15 +990,27 @@ def write_samples(source, out, num=64, seed=0):
         import tensorflow as tf
 
         model = tf.saved_model.load(sm)
-        images = model.sample(tf.constant(num, tf.int32),
-                              tf.constant(seed, tf.int32)).numpy()
+        args = [tf.constant(num, tf.int32), tf.constant(seed, tf.int32)]
+        inputs = model.signatures["sample"].structured_input_signature[1]
+        if "truncation_psi" in inputs:
+            args.append(tf.constant(1.0 if psi is None else psi, tf.float32))
+        elif psi is not None:
+            raise _not_stylegan2(source, "a SavedModel without a "
+                                 "truncation_psi input")
+        images = model.sample(*args).numpy()
         floats = images.astype("float32") / 127.5 - 1.0
     else:
         from keras_gan_stable.utils.images import to_uint8
 
         gan, _ = load_gan(source)
+        kwargs = {}
+        if hasattr(gan, "mapped"):  # StyleGAN2
+            kwargs["truncation_psi"] = 1.0 if psi is None else psi
+        elif psi is not None:
+            raise _not_stylegan2(source, f"a {type(gan).__name__}")
         floats = gan.generate(
-            num, seed=seed, generator=getattr(gan, "ema_generator", None))
+            num, seed=seed, generator=getattr(gan, "ema_generator", None),
+            **kwargs)
         # uint8 as from the SavedModel: one seed, one array, either source.
         images = to_uint8(floats)
     from keras_gan_stable.utils.images import save_image_grid
