@@ -324,7 +324,8 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
     arch = config["model"]["architecture"]
     if t["ema"] is not None or arch == "stylegan2":
         kwargs["ema_decay"] = t["ema"]  # StyleGAN2: null means no EMA
-        kwargs["ema_rampup"] = t.get("ema_rampup")
+        kwargs["ema_rampup"] = (None if t["ema"] is None
+                                else t.get("ema_rampup"))
     model_class = GAN
     if arch == "progan":
         from keras_gan_stable.models.progan import ProGAN as model_class
