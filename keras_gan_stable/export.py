@@ -124,6 +124,12 @@ def export_generator(gan, path, format="saved_model", version=1, use_ema=True,
             f"`version={version}`."
         )
     generator, latent_dim, num_classes = _generator_of(gan, use_ema)
+    if format != "saved_model" and _is_stylegan2(generator):
+        raise ValueError(
+            f"`format={format!r}` does not export StyleGAN2 generators yet "
+            "(their noise and truncation inputs are in the SavedModel "
+            "only). Use `format='saved_model'`."
+        )
     path = os.fspath(path)
     if format == "saved_model":
         target = os.path.join(path, str(version))
