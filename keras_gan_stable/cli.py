@@ -102,7 +102,8 @@ def cmd_sample(args):
 
     _check_num(args.num)
     path = _usage(write_samples, args.source, args.out, args.num, args.seed,
-                  truncation_psi=args.truncation_psi)
+                  truncation_psi=args.truncation_psi,
+                  style_mixing=args.style_mixing)
     print(f"Wrote {args.num} samples to {path}")
     return 0
 

@@ -961,32 +961,85 @@ def check_truncation_psi(psi):
     return float(psi)
 
 
-def _not_stylegan2(source, what):
+def _not_stylegan2(source, what, option="--truncation-psi"):
     return ConfigError(
-        f"--truncation-psi applies to StyleGAN2 only; {source} holds {what}. "
-        "Drop the flag, or sample a run trained with --recipe stylegan2."
+        f"{option} applies to StyleGAN2 only; {source} holds {what}. "
+        "Drop it, or sample a run trained with --recipe stylegan2."
     )
 
 
-def write_samples(source, out, num=64, seed=0, truncation_psi=None):
+def _write_style_figure(source, out, num, seed, psi, style_mixing):
+    from keras_gan_stable.utils import style_figures
+
+    gan, _ = load_gan(source)
+    if not hasattr(gan, "style_mixing_grid"):
+        raise _not_stylegan2(source, f"a {type(gan).__name__}",
+                             "a .gif or --style-mixing")
+    psi = 1.0 if psi is None else psi
+    seeds = [seed + i for i in range(num)]
+    side = int(gan.generator.image_shape[0])
+    scale = max(1, 64 // side)  # small images enlarged to 64 px
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if style_mixing is None:
+        style_figures.save_interpolation_gif(
+            gan, out, seeds + [seed], steps=16, truncation_psi=psi,
+            scale=scale)
+    else:
+        style_figures.save_style_mixing_grid(
+            gan, out, seeds, [seed + num + i for i in range(num)],
+            col_styles=style_mixing, truncation_psi=psi, scale=scale)
+    return out
+
+
+MAX_FIGURE_SEEDS = 16
+MIXING_STYLES = ("coarse", "middle", "fine")
+
+
+def write_samples(source, out, num=64, seed=0, truncation_psi=None,
+                  style_mixing=None):
     """Writes `num` samples of a run, `.keras` file or SavedModel to `out`
     (`.png` grid, or `.npy` array of uint8 images: the same array from a run
     folder and from its SavedModel for the same seed); returns `out`.
 
-    `truncation_psi` (StyleGAN2 only): a number in [0, 1] that pulls `w`
-    toward `w_avg` (1 or `None`: no truncation)."""
+    StyleGAN2 only: `truncation_psi`, a number in [0, 1] that pulls `w`
+    toward `w_avg` (1 or `None`: no truncation); a `.gif` `out`, a w-space
+    walk through the `num` seeds `seed, seed + 1, ...` and back to the
+    first (16 frames a segment); `style_mixing` (`"coarse"`, `"middle"` or
+    `"fine"`) with a `.png`, the style-mixing grid of `num` row seeds from
+    `seed` and `num` column seeds from `seed + num`."""
     import numpy as np
 
-    if not str(out).lower().endswith((".png", ".npy")) or os.path.isdir(out):
-        raise ConfigError(f"--out {out}: expected a .png (grid) or .npy "
-                          "(array) file.")
+    kind = str(out).lower().rsplit(".", 1)[-1]
+    if kind not in ("png", "npy", "gif") or os.path.isdir(out):
+        raise ConfigError(f"--out {out}: expected a .png (grid), .npy "
+                          "(array) or .gif (StyleGAN2 w-space walk) file.")
     if not (isinstance(num, int) and 1 <= num <= MAX_SAMPLES):
         raise ConfigError(f"-n should be in [1, {MAX_SAMPLES}]. Received: "
                           f"-n {num}.")
     psi = check_truncation_psi(truncation_psi)
+    if style_mixing is not None and (style_mixing not in MIXING_STYLES
+                                     or kind != "png"):
+        raise ConfigError(
+            f"--style-mixing should be one of {', '.join(MIXING_STYLES)} "
+            f"with a .png --out. Received: --style-mixing {style_mixing} "
+            f"--out {out}."
+        )
+    figure = kind == "gif" or style_mixing is not None
+    low = 2 if kind == "gif" else 1
+    if figure and not low <= num <= MAX_FIGURE_SEEDS:
+        raise ConfigError(
+            f"-n should be in [{low}, {MAX_FIGURE_SEEDS}] for a "
+            f"{'.gif walk' if kind == 'gif' else 'style-mixing grid'} (the "
+            f"number of seeds). Received: -n {num}."
+        )
     parent = os.path.dirname(os.path.abspath(out))
     _check_writable(parent, "--out")
     sm = _saved_model_dir(source)
+    if figure:
+        if sm:
+            raise _not_stylegan2(source, "a SavedModel", "a .gif or "
+                                 "--style-mixing (from a run folder)")
+        return _write_style_figure(source, out, num, seed, psi, style_mixing)
     if sm:
         import tensorflow as tf
 

@@ -340,5 +340,24 @@ def test_style_mixing_grid_and_interpolation_files(tiny_run, tmp_path):
     with pytest.raises(ValueError, match="col_styles"):
         save_style_mixing_grid(gan, str(tmp_path / "x.png"), [1], [2],
                                col_styles="everything")
+    # The command writes the same figures (enlarged 8x to 64 px).
+    from keras_gan_stable.cli import main as cli
+
+    for argv in (["--out", str(tmp_path / "c.png"), "-n", "3", "--seed",
+                  "5", "--style-mixing", "fine"],
+                 ["--out", str(tmp_path / "c.gif"), "-n", "2", "--seed",
+                  "5"]):
+        with pytest.raises(SystemExit) as info:
+            cli(["sample", str(root / "a")] + argv)
+        assert info.value.code == 0
+    png = np.asarray(Image.open(tmp_path / "c.png"))
+    # Rows 5-7 against columns 8-10: no "fine" layer at 8x8, so every row
+    # shows its row seed.
+    assert png.shape == (4 * 64, 4 * 64)
+    same(png[64:128:8, 128:192:8], plain[5][..., 0])
+    cli_gif = Image.open(tmp_path / "c.gif")
+    assert cli_gif.n_frames == 2 * 16 + 1  # 5 -> 6 -> 5
+    cli_gif.seek(cli_gif.n_frames - 1)
+    same(np.asarray(cli_gif.convert("L"))[::8, ::8], plain[5][..., 0])
     with pytest.raises(ValueError, match=r"\.gif"):
         save_interpolation_gif(gan, str(tmp_path / "x.png"), [1, 2])
