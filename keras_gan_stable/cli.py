@@ -104,7 +104,10 @@ def cmd_sample(args):
     path = _usage(write_samples, args.source, args.out, args.num, args.seed,
                   truncation_psi=args.truncation_psi,
                   style_mixing=args.style_mixing)
-    print(f"Wrote {args.num} samples to {path}")
+    what = ("the style-mixing grid" if args.style_mixing else
+            "the w-space walk" if path.lower().endswith(".gif") else
+            f"{args.num} samples")
+    print(f"Wrote {what} to {path}")
     return 0
 
 

@@ -276,6 +276,12 @@ def build_networks(config, data_shape, num_classes=None):
     latent = model["latent_dim"]
     width = model["width"] or width_for(data_shape)
     data_shape = tuple(int(s) for s in data_shape)
+    if arch == "stylegan2" and len(data_shape) != 3:
+        raise ValueError(
+            "model.architecture=stylegan2 needs image data; the data are "
+            f"points of shape {data_shape}. Pick another recipe, e.g. "
+            "--recipe recommended."
+        )
     if len(data_shape) == 1:
         if num_classes:
             raise ValueError(

@@ -1037,8 +1037,11 @@ def write_samples(source, out, num=64, seed=0, truncation_psi=None,
     sm = _saved_model_dir(source)
     if figure:
         if sm:
-            raise _not_stylegan2(source, "a SavedModel", "a .gif or "
-                                 "--style-mixing (from a run folder)")
+            raise ConfigError(
+                f"A .gif --out or --style-mixing needs the StyleGAN2 run "
+                f"folder or .keras file; {source} is a SavedModel. Pass the "
+                "run folder."
+            )
         return _write_style_figure(source, out, num, seed, psi, style_mixing)
     if sm:
         import tensorflow as tf

@@ -99,6 +99,9 @@ def test_stylegan2_settings_are_refused_for_other_architectures():
     with pytest.raises(ValueError) as info:
         build_gan(resolve_config(recipe="stylegan2"), (8, 12, 1))
     _one_line(info, "8x12", "data.image_size")
+    with pytest.raises(ValueError) as info:
+        build_gan(resolve_config(recipe="stylegan2", data="ring8"), (2,))
+    _one_line(info, "needs image data")
 
 
 def test_cli_recipes_prints_the_stylegan2_settings(capsys):
@@ -289,6 +292,9 @@ def test_saved_model_truncation_psi_equals_generate(tiny_run, tmp_path):
     a = np.load(write_samples(os.path.dirname(path), str(tmp_path / "s.npy"),
                               5, seed=11, truncation_psi=0.5))
     np.testing.assert_array_equal(a, got["sample0.5"])
+    with pytest.raises(ConfigError) as info:
+        write_samples(os.path.dirname(path), str(tmp_path / "w.gif"), 3)
+    _one_line(info, "is a SavedModel", "run folder")
 
 
 def test_style_mixing_grid_and_interpolation_files(tiny_run, tmp_path):
