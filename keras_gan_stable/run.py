@@ -1029,8 +1029,8 @@ def write_samples(source, out, num=64, seed=0, truncation_psi=None,
     if figure and not low <= num <= MAX_FIGURE_SEEDS:
         raise ConfigError(
             f"-n should be in [{low}, {MAX_FIGURE_SEEDS}] for a "
-            f"{'.gif walk' if kind == 'gif' else 'style-mixing grid'} (the "
-            f"number of seeds). Received: -n {num}."
+            f"{'.gif walk' if kind == 'gif' else 'style-mixing grid'} "
+            f"(--out {out}; -n is the number of seeds). Received: -n {num}."
         )
     parent = os.path.dirname(os.path.abspath(out))
     _check_writable(parent, "--out")
