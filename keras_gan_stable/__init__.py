@@ -93,6 +93,9 @@ _LAZY = {
     "StackGAN": ("keras_gan_stable.models.stackgan", "StackGAN"),
     "stackgan_stage1_generator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_generator"),
     "stackgan_stage1_discriminator": ("keras_gan_stable.architectures.stackgan", "stackgan_stage1_discriminator"),
+    "save_style_mixing_grid": ("keras_gan_stable.utils.style_figures", "save_style_mixing_grid"),
+    "save_interpolation_gif": ("keras_gan_stable.utils.style_figures", "save_interpolation_gif"),
+    "synthesis_noise": ("keras_gan_stable.latents", "synthesis_noise"),
 }
 
 
@@ -198,4 +201,7 @@ __all__ = [
     "StackGAN",
     "stackgan_stage1_generator",
     "stackgan_stage1_discriminator",
+    "save_style_mixing_grid",
+    "save_interpolation_gif",
+    "synthesis_noise",
 ]
