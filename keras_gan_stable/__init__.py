@@ -97,6 +97,9 @@ _LAZY = {
     "attribute_accuracy": ("keras_gan_stable.metrics.attributes", "attribute_accuracy"),
     "train_attribute_classifier": ("keras_gan_stable.metrics.attributes", "train_attribute_classifier"),
     "r_precision": ("keras_gan_stable.metrics.r_precision", "r_precision"),
+    "save_style_mixing_grid": ("keras_gan_stable.utils.style_figures", "save_style_mixing_grid"),
+    "save_interpolation_gif": ("keras_gan_stable.utils.style_figures", "save_interpolation_gif"),
+    "synthesis_noise": ("keras_gan_stable.latents", "synthesis_noise"),
 }
 
 
@@ -206,4 +209,7 @@ __all__ = [
     "train_attribute_classifier",
     "stackgan_stage2_generator",
     "r_precision",
+    "save_style_mixing_grid",
+    "save_interpolation_gif",
+    "synthesis_noise",
 ]

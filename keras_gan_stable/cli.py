@@ -102,8 +102,13 @@ def cmd_sample(args):
     from keras_gan_stable.run import write_samples
 
     _check_num(args.num)
-    path = _usage(write_samples, args.source, args.out, args.num, args.seed)
-    print(f"Wrote {args.num} samples to {path}")
+    path = _usage(write_samples, args.source, args.out, args.num, args.seed,
+                  truncation_psi=args.truncation_psi,
+                  style_mixing=args.style_mixing)
+    what = ("the style-mixing grid" if args.style_mixing else
+            "the w-space walk" if path.lower().endswith(".gif") else
+            f"{args.num} samples")
+    print(f"Wrote {what} to {path}")
     return 0
 
 

@@ -74,11 +74,19 @@ def _build_parser():
     s = sub.add_parser("sample", help="write samples from a run, a .keras "
                        "file or a SavedModel")
     s.add_argument("source", help="run folder, .keras file or SavedModel")
-    s.add_argument("--out", required=True,
-                   help="output .png (grid) or .npy (array)")
+    s.add_argument("--out", required=True, help="output .png (grid), "
+                   ".npy (array) or .gif (StyleGAN2: a w-space walk through "
+                   "-n seeds)")
     s.add_argument("-n", "--num", type=int, default=64, dest="num",
                    help="samples, 1 to 100000")
     s.add_argument("--seed", type=int, default=0, help="latent seed")
+    s.add_argument("--truncation-psi", type=float, default=None,
+                   metavar="PSI", help="StyleGAN2: pull w toward its average "
+                   "(0 to 1; 1 = no truncation)")
+    s.add_argument("--style-mixing", default=None, metavar="STYLES",
+                   choices=("coarse", "middle", "fine"), help="StyleGAN2: "
+                   "write the style-mixing grid of -n row and -n column "
+                   "seeds to a .png, columns' coarse/middle/fine layers")
 
     e = sub.add_parser("evaluate", help="metrics of a run or .keras file")
     e.add_argument("source", help="run folder or .keras file")

@@ -65,6 +65,18 @@ def export_generator(gan, path, format="saved_model", version=1, use_ema=True,
       `keras_gan_stable.latents`: the same images as `GAN.generate(n, seed)`.
     - `latents(n, seed)`: that noise itself, `{"z": ..., "labels": ...}`.
 
+    A StyleGAN2 generator (`StyleGAN2`, `stylegan2_generator`) takes the
+    truncation and its per-pixel noise as serving inputs instead:
+
+    - `serve(z[, labels], truncation_psi, noise_seed)`: `truncation_psi` a
+      float32 scalar (`w <- w_avg + psi (w - w_avg)`; 1 is none),
+      `noise_seed` an int32 scalar: row `i` takes the noise maps of row `i`
+      of `latents.synthesis_noise(N, noise_size, noise_seed)`.
+    - `sample(n, seed, truncation_psi)`: `serve(z, psi, noise_seed=seed)`
+      with `z` of `seed`, the same images as `StyleGAN2.generate(n, seed,
+      truncation_psi=psi)`.
+    - `latents(n, seed)`: `{"z": ..., "noise": ...[, "labels": ...]}`.
+
     ONNX and LiteRT files hold `serve` only (their runtimes have no integer
     hash ops in common); feed them `keras_gan_stable.latents.latent_noise(n,
     latent_dim, seed)`, or the few NumPy lines documented in that module, to
@@ -112,6 +124,12 @@ def export_generator(gan, path, format="saved_model", version=1, use_ema=True,
             f"`version={version}`."
         )
     generator, latent_dim, num_classes = _generator_of(gan, use_ema)
+    if format != "saved_model" and _is_stylegan2(generator):
+        raise ValueError(
+            f"`format={format!r}` does not export StyleGAN2 generators yet "
+            "(their noise and truncation inputs are in the SavedModel "
+            "only). Use `format='saved_model'`."
+        )
     path = os.fspath(path)
     if format == "saved_model":
         target = os.path.join(path, str(version))
@@ -184,15 +202,20 @@ def _to_uint8(images):
     return ops.cast(images, "uint8")
 
 
-def tf_latent_noise(n, latent_dim, seed, num_classes=None):
+def tf_latent_noise(n, latent_dim, seed, num_classes=None, stream=None):
     """`latents.latent_noise` (and `latent_labels`) in TensorFlow ops.
 
     Bit-identical to the NumPy version: uint32 hashing, then a gather from
     the same float32 quantile table. Returns `(z, labels or None)`.
+    `stream=latents._NOISE_STREAM` gives `latents.synthesis_noise` instead
+    of `z`.
     """
     import tensorflow as tf
 
     from keras_gan_stable import latents
+
+    if stream is None:
+        stream = latents._Z_STREAM
 
     def mix(x):
         x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
@@ -203,8 +226,7 @@ def tf_latent_noise(n, latent_dim, seed, num_classes=None):
 
     n = tf.cast(n, tf.int64)
     s = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)  # seed mod 2**32
-    k = mix(tf.bitwise.bitwise_xor(s, tf.constant(latents._Z_STREAM,
-                                                  tf.uint32)))
+    k = mix(tf.bitwise.bitwise_xor(s, tf.constant(stream, tf.uint32)))
     c = tf.cast(tf.range(n * latent_dim), tf.uint32)    # wraps mod 2**32
     h = mix(tf.bitwise.bitwise_xor(mix(tf.bitwise.bitwise_xor(c, k)), mix(k)))
     index = tf.cast(tf.bitwise.right_shift(h, 32 - latents.TABLE_BITS),
@@ -236,8 +258,17 @@ def _image_shape(generator, latent_dim, num_classes):
     return [int(d) for d in shape[1:]]
 
 
+def _is_stylegan2(generator):
+    return all(hasattr(generator, a) for a in ("mapping", "synthesis",
+                                               "broadcast", "num_ws"))
+
+
 def _write_saved_model(generator, out, latent_dim, num_classes, verbose):
     import tensorflow as tf
+
+    if _is_stylegan2(generator):
+        return _write_stylegan2_saved_model(generator, out, latent_dim,
+                                            num_classes, verbose)
 
     archive = keras.export.ExportArchive()
     archive.track(generator)
@@ -289,6 +320,92 @@ def _write_saved_model(generator, out, latent_dim, num_classes, verbose):
     latents.get_concrete_function()
     archive.add_endpoint("sample", sample)
     archive.add_endpoint("latents", latents)
+    archive.write_out(out, verbose=verbose)
+
+
+def _write_stylegan2_saved_model(generator, out, latent_dim, num_classes,
+                                 verbose):
+    """The StyleGAN2 SavedModel: `truncation_psi` and the noise seed are
+    serving inputs (see `export_generator`)."""
+    import tensorflow as tf
+    from keras import ops
+
+    from keras_gan_stable import latents
+
+    archive = keras.export.ExportArchive()
+    # Its two layers hold every variable; the model itself would add a
+    # default signature traced with an unknown input shape.
+    archive.track(generator.mapping)
+    archive.track(generator.synthesis)
+    noise_size = int(generator.synthesis.noise_size)
+    out_shape = [0] + [int(d) for d in generator.image_shape]
+    z_spec = tf.TensorSpec((None, latent_dim), tf.float32, name="z")
+    label_spec = tf.TensorSpec((None,), tf.int32, name="labels")
+    psi_spec = tf.TensorSpec((), tf.float32, name="truncation_psi")
+    noise_spec = tf.TensorSpec((None, noise_size), tf.float32, name="noise")
+    seed_spec = tf.TensorSpec((), tf.int32, name="noise_seed")
+
+    def images(z, labels, psi, noise):
+        w = generator.mapping(z, labels)
+        # psi = 1 leaves w untouched, bit for bit, as `StyleGAN2.generate`.
+        w = ops.where(ops.equal(psi, 1.0), w,
+                      generator.mapping.truncate(w, psi))
+        ws = generator.broadcast(w)
+        return _to_uint8(generator.synthesis(ws, noise=noise))
+
+    if num_classes:
+        generate = archive._backend_add_endpoint(
+            "generate", images, [z_spec, label_spec, psi_spec, noise_spec])
+    else:
+        generate = archive._backend_add_endpoint(
+            "generate", lambda z, psi, noise: images(z, None, psi, noise),
+            [z_spec, psi_spec, noise_spec])
+
+    def noise_of(n, seed):
+        return tf_latent_noise(n, noise_size, seed,
+                               stream=latents._NOISE_STREAM)[0]
+
+    def guarded(z, labels, psi, seed):
+        noise = noise_of(tf.shape(z)[0], seed)
+        args = (z, labels, psi, noise) if num_classes else (z, psi, noise)
+        return tf.cond(tf.shape(z)[0] > 0, lambda: generate(*args),
+                       lambda: tf.zeros(out_shape, tf.uint8))
+
+    if num_classes:
+        serve = tf.function(
+            lambda z, labels, truncation_psi, noise_seed: guarded(
+                z, labels, truncation_psi, noise_seed),
+            input_signature=[z_spec, label_spec, psi_spec, seed_spec])
+    else:
+        serve = tf.function(
+            lambda z, truncation_psi, noise_seed: guarded(
+                z, None, truncation_psi, noise_seed),
+            input_signature=[z_spec, psi_spec, seed_spec])
+    serve.get_concrete_function()
+    archive.add_endpoint("serve", serve)
+
+    n_seed = [tf.TensorSpec((), tf.int32, name="n"),
+              tf.TensorSpec((), tf.int32, name="seed")]
+
+    @tf.function(input_signature=n_seed)
+    def latents_fn(n, seed):
+        z, labels = tf_latent_noise(n, latent_dim, seed, num_classes)
+        out = {"z": z, "noise": noise_of(n, seed)}
+        if num_classes:
+            out["labels"] = labels
+        return out
+
+    @tf.function(input_signature=n_seed + [psi_spec])
+    def sample(n, seed, truncation_psi):
+        z, labels = tf_latent_noise(n, latent_dim, seed, num_classes)
+        if num_classes:
+            return serve(z, labels, truncation_psi, seed)
+        return serve(z, truncation_psi, seed)
+
+    sample.get_concrete_function()
+    latents_fn.get_concrete_function()
+    archive.add_endpoint("sample", sample)
+    archive.add_endpoint("latents", latents_fn)
     archive.write_out(out, verbose=verbose)
 
 

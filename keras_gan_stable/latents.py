@@ -22,7 +22,9 @@ normal quantised to 65,536 levels (spacing about 4e-5 near 0, |z| <= 4.33),
 which no generator network can tell from continuous noise. Row `i` depends
 only on `(seed, i)`, so the first rows of `n = 10` equal those of `n = 5`.
 
-Class labels of a conditional GAN use the stream `k = mix(s ^ 0x7F4A7C15)`:
+StyleGAN2's per-pixel noise maps (`synthesis_noise`) use the stream
+`k = mix(s ^ 0x2545F491)`, the rest as for `z`. Class labels of a
+conditional GAN use the stream `k = mix(s ^ 0x7F4A7C15)`:
 `label[i] = mix(mix(i ^ k) ^ mix(k)) mod num_classes`.
 """
 
@@ -33,6 +35,7 @@ import numpy as np
 TABLE_BITS = 16
 _Z_STREAM = 0x9E3779B9
 _LABEL_STREAM = 0x7F4A7C15
+_NOISE_STREAM = 0x2545F491
 _M1 = 0x7FEB352D
 _M2 = 0x846CA68B
 
@@ -76,9 +79,20 @@ def _check(n, seed):
 
 def latent_noise(n, latent_dim, seed):
     """`[n, latent_dim]` float32 standard-normal noise for `seed` (see module doc)."""
+    return _hash_normal(n, latent_dim, seed, _Z_STREAM)
+
+
+def synthesis_noise(n, size, seed):
+    """`[n, size]` float32 standard-normal noise maps for `seed`: the per-pixel
+    noise of a StyleGAN2 generator (`StyleGAN2.generate`, the SavedModel's
+    `sample`), the stream `k = mix(s ^ 0x2545F491)`, otherwise as `z`."""
+    return _hash_normal(n, size, seed, _NOISE_STREAM)
+
+
+def _hash_normal(n, latent_dim, seed, stream):
     n, s = _check(n, seed)
     latent_dim = int(latent_dim)
-    k = mix32(s ^ np.uint32(_Z_STREAM))
+    k = mix32(s ^ np.uint32(stream))
     k2 = mix32(k)
     c = np.arange(n * latent_dim, dtype=np.uint64).astype(np.uint32)
     h = mix32(mix32(c ^ k) ^ k2)

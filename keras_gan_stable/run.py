@@ -74,6 +74,10 @@ class ModelConfig:
     latent_dim: int = 128
     width: Optional[int] = None
     d_normalization: str = "batch"
+    w_dim: Optional[int] = None
+    mapping_layers: Optional[int] = None
+    channel_base: Optional[int] = None
+    channel_max: Optional[int] = None
 
 
 def _opt():
@@ -99,6 +103,14 @@ class TrainConfig:
     augment: Optional[str] = None
     augment_policy: str = "color,translation,cutout"
     ada_target: float = 0.6
+    ada_images: Optional[float] = None
+    r1_gamma: Optional[float] = None
+    r1_interval: Optional[int] = None
+    pl_weight: Optional[float] = None
+    pl_decay: Optional[float] = None
+    pl_interval: Optional[int] = None
+    pl_batch_shrink: Optional[int] = None
+    style_mixing_prob: Optional[float] = None
     skip_nonfinite: bool = False
     rollback_after: Optional[int] = None
     precision: str = "float32"
@@ -327,23 +339,44 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
                                                       num_classes)
     kwargs = dict(latent_dim=config["model"]["latent_dim"],
                   num_classes=num_classes, seed=t["seed"])
-    if t["ema"] is not None:
-        kwargs["ema_decay"] = t["ema"]
-        kwargs["ema_rampup"] = t.get("ema_rampup")
+    arch = config["model"]["architecture"]
+    if t["ema"] is not None or arch == "stylegan2":
+        kwargs["ema_decay"] = t["ema"]  # StyleGAN2: null means no EMA
+        kwargs["ema_rampup"] = (None if t["ema"] is None
+                                else t.get("ema_rampup"))
     model_class = GAN
-    if config["model"]["architecture"] == "progan":
+    if arch == "progan":
         from keras_gan_stable.models.progan import ProGAN as model_class
+    elif arch == "stylegan2":
+        from keras_gan_stable.models.stylegan2 import StyleGAN2 as model_class
     gan = model_class(generator, discriminator, **kwargs)
     augment = None
     if t["augment"] == "diffaugment":
         from keras_gan_stable.augment import DiffAugment
 
         augment = DiffAugment(policy=t["augment_policy"], seed=t["seed"])
-    elif t["augment"] == "ada":
+    elif t["augment"] in ("ada", "ada_geometric"):
         from keras_gan_stable.augment import AdaptiveAugment
+        from keras_gan_stable.augment_geometric import (
+            GeometricAdaptiveAugment)
 
-        augment = AdaptiveAugment(target=t["ada_target"], seed=t["seed"])
+        ada = dict(target=t["ada_target"], seed=t["seed"])
+        if t["ada_images"] is not None:
+            ada["adjustment_images"] = t["ada_images"]
+        augment = (AdaptiveAugment if t["augment"] == "ada"
+                   else GeometricAdaptiveAugment)(**ada)
     d_steps = None if total_steps is None else total_steps * t["n_critic"]
+    if arch == "stylegan2":
+        # StyleGAN2 sets its loss (non-saturating), lazy R1 and n_critic 1.
+        options = {key: default if t[key] is None else t[key]
+                   for key, default in cfg.STYLEGAN2_TRAIN.items()}
+        gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
+                    g_optimizer=cfg.make_optimizer(t["g_optimizer"],
+                                                   total_steps),
+                    augment=augment, drift=t["drift"],
+                    label_smoothing=t["label_smoothing"],
+                    skip_nonfinite=t["skip_nonfinite"], **options)
+        return gan
     gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
                 g_optimizer=cfg.make_optimizer(t["g_optimizer"], total_steps),
                 loss=t["loss"], penalty=t["penalty"],
@@ -1025,34 +1058,127 @@ def _saved_model_dir(path):
     return os.path.join(path, str(versions[-1])) if versions else None
 
 
-def write_samples(source, out, num=64, seed=0):
+def check_truncation_psi(psi):
+    """`None` or a number in [0, 1] (1: no truncation); `ConfigError` else."""
+    if psi is None:
+        return None
+    if not (isinstance(psi, (int, float)) and not isinstance(psi, bool)
+            and 0.0 <= psi <= 1.0):
+        raise ConfigError(
+            f"--truncation-psi should be in [0, 1] (1: no truncation, 0: "
+            f"every sample the average image). Received: --truncation-psi "
+            f"{psi}."
+        )
+    return float(psi)
+
+
+def _not_stylegan2(source, what, option="--truncation-psi"):
+    return ConfigError(
+        f"{option} applies to StyleGAN2 only; {source} holds {what}. "
+        "Drop it, or sample a run trained with --recipe stylegan2."
+    )
+
+
+def _write_style_figure(source, out, num, seed, psi, style_mixing):
+    from keras_gan_stable.utils import style_figures
+
+    gan, _ = load_gan(source)
+    if not hasattr(gan, "style_mixing_grid"):
+        raise _not_stylegan2(source, f"a {type(gan).__name__}",
+                             "a .gif or --style-mixing")
+    psi = 1.0 if psi is None else psi
+    seeds = [seed + i for i in range(num)]
+    side = int(gan.generator.image_shape[0])
+    scale = max(1, 64 // side)  # small images enlarged to 64 px
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if style_mixing is None:
+        style_figures.save_interpolation_gif(
+            gan, out, seeds + [seed], steps=16, truncation_psi=psi,
+            scale=scale)
+    else:
+        style_figures.save_style_mixing_grid(
+            gan, out, seeds, [seed + num + i for i in range(num)],
+            col_styles=style_mixing, truncation_psi=psi, scale=scale)
+    return out
+
+
+MAX_FIGURE_SEEDS = 16
+MIXING_STYLES = ("coarse", "middle", "fine")
+
+
+def write_samples(source, out, num=64, seed=0, truncation_psi=None,
+                  style_mixing=None):
     """Writes `num` samples of a run, `.keras` file or SavedModel to `out`
     (`.png` grid, or `.npy` array of uint8 images: the same array from a run
-    folder and from its SavedModel for the same seed); returns `out`."""
+    folder and from its SavedModel for the same seed); returns `out`.
+
+    StyleGAN2 only: `truncation_psi`, a number in [0, 1] that pulls `w`
+    toward `w_avg` (1 or `None`: no truncation); a `.gif` `out`, a w-space
+    walk through the `num` seeds `seed, seed + 1, ...` and back to the
+    first (16 frames a segment); `style_mixing` (`"coarse"`, `"middle"` or
+    `"fine"`) with a `.png`, the style-mixing grid of `num` row seeds from
+    `seed` and `num` column seeds from `seed + num`."""
     import numpy as np
 
-    if not str(out).lower().endswith((".png", ".npy")) or os.path.isdir(out):
-        raise ConfigError(f"--out {out}: expected a .png (grid) or .npy "
-                          "(array) file.")
+    kind = str(out).lower().rsplit(".", 1)[-1]
+    if kind not in ("png", "npy", "gif") or os.path.isdir(out):
+        raise ConfigError(f"--out {out}: expected a .png (grid), .npy "
+                          "(array) or .gif (StyleGAN2 w-space walk) file.")
     if not (isinstance(num, int) and 1 <= num <= MAX_SAMPLES):
         raise ConfigError(f"-n should be in [1, {MAX_SAMPLES}]. Received: "
                           f"-n {num}.")
+    psi = check_truncation_psi(truncation_psi)
+    if style_mixing is not None and (style_mixing not in MIXING_STYLES
+                                     or kind != "png"):
+        raise ConfigError(
+            f"--style-mixing should be one of {', '.join(MIXING_STYLES)} "
+            f"with a .png --out. Received: --style-mixing {style_mixing} "
+            f"--out {out}."
+        )
+    figure = kind == "gif" or style_mixing is not None
+    low = 2 if kind == "gif" else 1
+    if figure and not low <= num <= MAX_FIGURE_SEEDS:
+        raise ConfigError(
+            f"-n should be in [{low}, {MAX_FIGURE_SEEDS}] for a "
+            f"{'.gif walk' if kind == 'gif' else 'style-mixing grid'} "
+            f"(--out {out}; -n is the number of seeds). Received: -n {num}."
+        )
     parent = os.path.dirname(os.path.abspath(out))
     _check_writable(parent, "--out")
     sm = _saved_model_dir(source)
+    if figure:
+        if sm:
+            raise ConfigError(
+                f"A .gif --out or --style-mixing needs the StyleGAN2 run "
+                f"folder or .keras file; {source} is a SavedModel. Pass the "
+                "run folder."
+            )
+        return _write_style_figure(source, out, num, seed, psi, style_mixing)
     if sm:
         import tensorflow as tf
 
         model = tf.saved_model.load(sm)
-        images = model.sample(tf.constant(num, tf.int32),
-                              tf.constant(seed, tf.int32)).numpy()
+        args = [tf.constant(num, tf.int32), tf.constant(seed, tf.int32)]
+        inputs = model.signatures["sample"].structured_input_signature[1]
+        if "truncation_psi" in inputs:
+            args.append(tf.constant(1.0 if psi is None else psi, tf.float32))
+        elif psi is not None:
+            raise _not_stylegan2(source, "a SavedModel without a "
+                                 "truncation_psi input")
+        images = model.sample(*args).numpy()
         floats = images.astype("float32") / 127.5 - 1.0
     else:
         from keras_gan_stable.utils.images import to_uint8
 
         gan, _ = load_gan(source)
+        kwargs = {}
+        if hasattr(gan, "mapped"):  # StyleGAN2
+            kwargs["truncation_psi"] = 1.0 if psi is None else psi
+        elif psi is not None:
+            raise _not_stylegan2(source, f"a {type(gan).__name__}")
         floats = gan.generate(
-            num, seed=seed, generator=getattr(gan, "ema_generator", None))
+            num, seed=seed, generator=getattr(gan, "ema_generator", None),
+            **kwargs)
         # uint8 as from the SavedModel: one seed, one array, either source.
         images = to_uint8(floats)
     from keras_gan_stable.utils.images import save_image_grid

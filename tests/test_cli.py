@@ -61,7 +61,10 @@ def in_tmp(tmp_path, monkeypatch):
     (["fly"], ["invalid choice"]),
     (["sample", "no_run", "--out", "x.png"], ["no_run does not exist"]),
     (["train", "--epoch", "1"], ["unrecognized arguments: --epoch"]),
-    (["sample", "no_run", "--out", "x.gif"], ["x.gif", ".png"]),
+    (["sample", "no_run", "--out", "x.jpg"], ["x.jpg", ".png"]),
+    (["sample", "no_run", "--out", "x.gif"], ["-n should be in [2, 16]"]),
+    (["sample", "no_run", "--out", "x.npy", "--style-mixing", "fine"],
+     ["with a .png --out"]),
 ])
 def test_usage_errors_exit_2_with_one_line(argv, fragments, capsys, in_tmp):
     _usage_error(argv, capsys, *fragments)

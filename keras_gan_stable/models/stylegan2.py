@@ -367,14 +367,16 @@ class StyleGAN2(GAN):
             return self.ema_generator
         return self.generator
 
-    def _noise(self, rng, n, net):
-        return rng.standard_normal(
-            (n, net.synthesis.noise_size)).astype("float32")
+    def _noise(self, seed, n, net):
+        """`[n, noise_size]` noise maps of `seed` (`latents.synthesis_noise`)."""
+        from keras_gan_stable.latents import synthesis_noise
+
+        return synthesis_noise(n, net.synthesis.noise_size, seed)
 
     def mapped(self, n, seed=None, labels=None, truncation_psi=1.0,
-               use_ema=None):
+               use_ema=None, net=None):
         """`w` `[n, w_dim]` of `n` seeded latents, truncated toward `w_avg`."""
-        net = self._sampling_net(use_ema)
+        net = net if net is not None else self._sampling_net(use_ema)
         z, labels = self.sample_latents(n, seed=seed, labels=labels)
         w = net.mapping(z, labels)
         if truncation_psi != 1.0:
@@ -382,23 +384,33 @@ class StyleGAN2(GAN):
         return w
 
     def generate(self, n, seed=None, labels=None, batch_size=256,
-                 generator=None, use_ema=None, truncation_psi=1.0):
+                 generator=None, use_ema=None, truncation_psi=1.0,
+                 noise_seed=None):
         """Generates `n` images `[n, H, W, C]` (NumPy), reproducibly.
 
-        The latents and the synthesis noise come from NumPy's generator
-        seeded with `seed`, so a seed gives the same images on every
-        backend. `truncation_psi < 1` pulls `w` toward `w_avg` (the
-        truncation trick: higher fidelity, less variety).
+        The latents (`latents.latent_noise`) and the synthesis noise
+        (`latents.synthesis_noise` of `noise_seed`, default `seed`) are
+        integer-hash noise, so a seed gives the same images on every
+        backend and from the exported SavedModel's `sample(n, seed,
+        truncation_psi)`. `truncation_psi < 1` pulls `w` toward `w_avg` (the
+        truncation trick: higher fidelity, less variety; 1 is none).
+        `generator` may name the network (`gan.generator` or
+        `gan.ema_generator`) instead of `use_ema`.
         """
-        if generator is not None:
+        if generator is not None and not hasattr(generator, "synthesis"):
             return super().generate(n, seed=seed, labels=labels,
                                     batch_size=batch_size, generator=generator)
-        net = self._sampling_net(use_ema)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**32))
+        if generator is not None:
+            use_ema = generator is self.ema_generator
+        net = generator if generator is not None else \
+            self._sampling_net(use_ema)
         w = ops.convert_to_numpy(self.mapped(
             n, seed=seed, labels=labels, truncation_psi=truncation_psi,
-            use_ema=use_ema))
-        rng = np.random.default_rng(None if seed is None else [seed, 1])
-        noise = self._noise(rng, int(n), net)
+            use_ema=use_ema, net=net))
+        noise = self._noise(seed if noise_seed is None else noise_seed,
+                            int(n), net)
         out = []
         for start in range(0, int(n), batch_size):
             ws = net.broadcast(ops.convert_to_tensor(w[start:start + batch_size]))
@@ -414,7 +426,9 @@ class StyleGAN2(GAN):
 
         Returns `[steps * (len(seeds) - 1) + 1, H, W, C]`: `steps` frames
         per segment (`w_a + t (w_b - w_a)`, `t = k / steps`) and the last
-        seed's image; every frame uses one noise draw, so only `w` moves.
+        seed's image; every frame uses the noise maps of `noise_seed` (row
+        0 of `latents.synthesis_noise`), so only `w` moves, and the end
+        frames are `generate(1, seed=s, noise_seed=noise_seed)`.
         Write them as a GIF or video with any image library.
         """
         seeds = list(seeds)
@@ -431,8 +445,7 @@ class StyleGAN2(GAN):
         frames = [w[i] + t[:, None] * (w[i + 1] - w[i])
                   for i in range(len(seeds) - 1)] + [w[-1:]]
         frames = np.concatenate(frames, 0).astype("float32")
-        noise = np.repeat(self._noise(np.random.default_rng(noise_seed), 1,
-                                      net), len(frames), 0)
+        noise = np.repeat(self._noise(noise_seed, 1, net), len(frames), 0)
         ws = net.broadcast(ops.convert_to_tensor(frames))
         return ops.convert_to_numpy(net.synthesis(ws, noise=noise))
 
@@ -442,8 +455,12 @@ class StyleGAN2(GAN):
 
         The first row shows the column seeds' images, the first column the
         row seeds'; cell `(r, c)` is row `r`'s `w` with the layers in
-        `col_styles` (default: the coarse half, `range(num_ws // 2)`)
-        taken from column `c`. All images share one noise draw. The top
+        `col_styles` taken from column `c`: a list of layer indices, or
+        `"coarse"` (layers 0-3: the 4x4 and 8x8 blocks: pose, shape),
+        `"middle"` (4-7: 16x16 and 32x32), `"fine"` (8 on: colour,
+        texture); default the coarse half, `range(num_ws // 2)`. All
+        images use the noise maps of `noise_seed`, so the first row and
+        column are `generate(1, seed=s, noise_seed=noise_seed)`. The top
         left cell is -1 (black). Values are in the generator's range.
         """
         net = self._sampling_net(use_ema)
@@ -454,8 +471,19 @@ class StyleGAN2(GAN):
                 f"ints. Received: {row_seeds!r}, {col_seeds!r}"
             )
         num_ws = net.num_ws
-        styles = list(range(num_ws // 2)) if col_styles is None \
-            else list(col_styles)
+        named = {"coarse": range(0, 4), "middle": range(4, 8),
+                 "fine": range(8, num_ws)}
+        if isinstance(col_styles, str):
+            if col_styles not in named:
+                raise ValueError(
+                    "`col_styles` should be 'coarse', 'middle', 'fine' or a "
+                    f"list of layer indices. Received: "
+                    f"`col_styles={col_styles!r}`"
+                )
+            styles = [i for i in named[col_styles] if i < num_ws]
+        else:
+            styles = list(range(num_ws // 2)) if col_styles is None \
+                else [int(i) for i in col_styles]
         bad = [s for s in styles if not 0 <= int(s) < num_ws]
         if bad:
             raise ValueError(
@@ -478,8 +506,7 @@ class StyleGAN2(GAN):
             cells.append(ws)
         cells.append(np.repeat(w_rows[:, None], num_ws, axis=1))
         ws = np.concatenate(cells, 0).astype("float32")
-        noise = self._noise(np.random.default_rng(noise_seed), 1, net)
-        noise = np.repeat(noise, ws.shape[0], 0)
+        noise = np.repeat(self._noise(noise_seed, 1, net), ws.shape[0], 0)
         img = ops.convert_to_numpy(net.synthesis(ops.convert_to_tensor(ws),
                                                  noise=noise))
         r, c = len(row_seeds), len(col_seeds)

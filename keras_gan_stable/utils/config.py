@@ -39,6 +39,11 @@ DEFAULT_CONFIG = {
         "latent_dim": 128,
         "width": None,
         "d_normalization": "batch",
+        # StyleGAN2 only (model.architecture=stylegan2); null: its default.
+        "w_dim": None,
+        "mapping_layers": None,
+        "channel_base": None,
+        "channel_max": None,
     },
     "train": {
         "loss": "non_saturating",
@@ -60,6 +65,15 @@ DEFAULT_CONFIG = {
         "augment": None,
         "augment_policy": "color,translation,cutout",
         "ada_target": 0.6,
+        "ada_images": None,
+        # StyleGAN2 only (model.architecture=stylegan2); null: its default.
+        "r1_gamma": None,
+        "r1_interval": None,
+        "pl_weight": None,
+        "pl_decay": None,
+        "pl_interval": None,
+        "pl_batch_shrink": None,
+        "style_mixing_prob": None,
         "skip_nonfinite": False,
         "rollback_after": None,
         "precision": "float32",
@@ -98,13 +112,19 @@ DEFAULT_CONFIG = {
 }
 
 ARCHITECTURES = ("dcgan", "sngan_cnn", "sngan_resnet", "sagan", "progan",
-                 "mlp")
+                 "stylegan2", "mlp")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 OPTIMIZER_KEYS = ("name", "learning_rate", "beta_1", "beta_2", "rho",
                   "momentum", "weight_decay", "clipnorm", "schedule",
                   "decay_steps")
 SCHEDULES = ("constant", "cosine", "linear")
-AUGMENTS = ("diffaugment", "ada")
+AUGMENTS = ("diffaugment", "ada", "ada_geometric")
+# Settings read by the StyleGAN2 model only, and the defaults `null` means.
+STYLEGAN2_MODEL = {"w_dim": 512, "mapping_layers": 8,
+                   "channel_base": 16384, "channel_max": 512}
+STYLEGAN2_TRAIN = {"r1_gamma": 10.0, "r1_interval": 16, "pl_weight": 2.0,
+                   "pl_decay": 0.01, "pl_interval": 4, "pl_batch_shrink": 2,
+                   "style_mixing_prob": 0.9}
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CLOCKS = ("wall", "cpu")
 METRICS = ("fid", "kid", "pr", "is")
@@ -399,6 +419,11 @@ def validate_config(config):
     if not isinstance(flat["train.skip_nonfinite"], bool):
         _fail("train.skip_nonfinite", flat["train.skip_nonfinite"],
               "true or false")
+    v = flat["train.ada_images"]
+    if v is not None and not (_is_num(v) and v > 0):
+        _fail("train.ada_images", v, "a number of images > 0 (p moves by 1 "
+              "in that many real images; 500000 in the paper), or null")
+    _validate_stylegan2(flat)
     v = flat["train.rollback_after"]
     if v is not None and not (_is_int(v) and v > 0):
         _fail("train.rollback_after", v, "a positive integer or null")
@@ -507,6 +532,61 @@ def validate_task(config):
         _fail("export.formats", formats, "[saved_model] for an "
               f"image-to-image run (task.name={name})")
     return config
+
+
+def _validate_stylegan2(flat):
+    """The StyleGAN2 settings, and the settings StyleGAN2 sets itself."""
+    keys = [f"model.{k}" for k in STYLEGAN2_MODEL] + [
+        f"train.{k}" for k in STYLEGAN2_TRAIN]
+    if flat["model.architecture"] != "stylegan2":
+        for key in keys:
+            if flat[key] is not None:
+                _fail(key, flat[key], "null: it applies to "
+                      "model.architecture=stylegan2 only (--recipe stylegan2)")
+        return
+    for key in ("model.w_dim", "model.mapping_layers", "model.channel_base",
+                "model.channel_max", "train.r1_interval", "train.pl_interval",
+                "train.pl_batch_shrink"):
+        v = flat[key]
+        if v is not None and not (_is_int(v) and v > 0):
+            _fail(key, v, "a positive integer, or null (StyleGAN2's "
+                  f"{_stylegan2_default(key)})")
+    for key in ("train.r1_gamma", "train.pl_weight"):
+        v = flat[key]
+        if v is not None and not (_is_num(v) and v >= 0):
+            _fail(key, v, "a number >= 0 (0 turns it off), or null "
+                  f"(StyleGAN2's {_stylegan2_default(key)})")
+    v = flat["train.pl_decay"]
+    if v is not None and not (_is_num(v) and 0 < v <= 1):
+        _fail("train.pl_decay", v, "a number in (0, 1], or null (0.01)")
+    v = flat["train.style_mixing_prob"]
+    if v is not None and not (_is_num(v) and 0 <= v <= 1):
+        _fail("train.style_mixing_prob", v,
+              "a probability in [0, 1], or null (0.9)")
+    if flat["model.width"] is not None:
+        _fail("model.width", flat["model.width"], "null for "
+              "model.architecture=stylegan2 (size it with model.channel_base "
+              "and model.channel_max)")
+    if flat["train.loss"] != "non_saturating":
+        _fail("train.loss", flat["train.loss"], "non_saturating for "
+              "model.architecture=stylegan2 (its logistic loss)")
+    if flat["train.penalty"] is not None or flat[
+            "train.penalty_weight"] is not None:
+        key = ("train.penalty" if flat["train.penalty"] is not None
+               else "train.penalty_weight")
+        _fail(key, flat[key], "null for model.architecture=stylegan2 (its "
+              "lazy R1 is train.r1_gamma / train.r1_interval)")
+    if flat["train.n_critic"] != 1:
+        _fail("train.n_critic", flat["train.n_critic"],
+              "1 for model.architecture=stylegan2 (one D update per G update)")
+    if flat["train.weight_clip"] is not None:
+        _fail("train.weight_clip", flat["train.weight_clip"],
+              "null for model.architecture=stylegan2")
+
+
+def _stylegan2_default(key):
+    section, name = key.split(".")
+    return (STYLEGAN2_MODEL if section == "model" else STYLEGAN2_TRAIN)[name]
 
 
 def make_optimizer(spec, total_steps=None):
