@@ -228,7 +228,9 @@ def tf_latent_noise(n, latent_dim, seed, num_classes=None, stream=None):
     s = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)  # seed mod 2**32
     k = mix(tf.bitwise.bitwise_xor(s, tf.constant(stream, tf.uint32)))
     c = tf.cast(tf.range(n * latent_dim), tf.uint32)    # wraps mod 2**32
-    h = mix(tf.bitwise.bitwise_xor(mix(tf.bitwise.bitwise_xor(c, k)), mix(k)))
+    salt = tf.constant(latents._SALT, tf.uint32)
+    h = mix(tf.bitwise.bitwise_xor(mix(tf.bitwise.bitwise_xor(c, k)),
+                                   mix(tf.bitwise.bitwise_xor(k, salt))))
     index = tf.cast(tf.bitwise.right_shift(h, 32 - latents.TABLE_BITS),
                     tf.int32)
     z = tf.reshape(tf.gather(tf.constant(latents.normal_table()), index),
@@ -239,7 +241,7 @@ def tf_latent_noise(n, latent_dim, seed, num_classes=None, stream=None):
                                                       tf.uint32)))
         i = tf.cast(tf.range(n), tf.uint32)
         h = mix(tf.bitwise.bitwise_xor(mix(tf.bitwise.bitwise_xor(i, k)),
-                                       mix(k)))
+                                       mix(tf.bitwise.bitwise_xor(k, salt))))
         labels = tf.cast(tf.math.floormod(tf.cast(h, tf.int64), num_classes),
                          tf.int32)
     return z, labels

@@ -8,7 +8,7 @@ its own bit generator and its own `log`/`cos`), so the noise is made from
 integer operations every runtime computes identically, and one table lookup:
 
     s     = seed mod 2**32                                     (uint32)
-    k     = mix(s ^ 0x9E3779B9),  k2 = mix(k)
+    k     = mix(s ^ 0x9E3779B9),  k2 = mix(k ^ 0x632BE5AB)
     c     = i * latent_dim + j   mod 2**32    for row i, column j
     h     = mix(mix(c ^ k) ^ k2)
     z[i, j] = TABLE[h >> 16]
@@ -25,7 +25,11 @@ only on `(seed, i)`, so the first rows of `n = 10` equal those of `n = 5`.
 StyleGAN2's per-pixel noise maps (`synthesis_noise`) use the stream
 `k = mix(s ^ 0x2545F491)`, the rest as for `z`. Class labels of a
 conditional GAN use the stream `k = mix(s ^ 0x7F4A7C15)`:
-`label[i] = mix(mix(i ^ k) ^ mix(k)) mod num_classes`.
+`label[i] = mix(mix(i ^ k) ^ mix(k ^ 0x632BE5AB)) mod num_classes`.
+
+(`k2` is salted: with `k2 = mix(k)`, `c = 0` gave `h = mix(0) = 0` for
+every seed, so `z[0, 0]` was always the table's lowest value, -4.32, and
+the first label always 0.)
 """
 
 import functools
@@ -36,6 +40,7 @@ TABLE_BITS = 16
 _Z_STREAM = 0x9E3779B9
 _LABEL_STREAM = 0x7F4A7C15
 _NOISE_STREAM = 0x2545F491
+_SALT = 0x632BE5AB
 _M1 = 0x7FEB352D
 _M2 = 0x846CA68B
 
@@ -93,7 +98,7 @@ def _hash_normal(n, latent_dim, seed, stream):
     n, s = _check(n, seed)
     latent_dim = int(latent_dim)
     k = mix32(s ^ np.uint32(stream))
-    k2 = mix32(k)
+    k2 = mix32(k ^ np.uint32(_SALT))
     c = np.arange(n * latent_dim, dtype=np.uint64).astype(np.uint32)
     h = mix32(mix32(c ^ k) ^ k2)
     return normal_table()[h >> np.uint32(32 - TABLE_BITS)].reshape(
@@ -105,5 +110,5 @@ def latent_labels(n, num_classes, seed):
     n, s = _check(n, seed)
     k = mix32(s ^ np.uint32(_LABEL_STREAM))
     h = mix32(mix32(np.arange(n, dtype=np.uint64).astype(np.uint32) ^ k)
-              ^ mix32(k))
+              ^ mix32(k ^ np.uint32(_SALT)))
     return (h.astype(np.int64) % int(num_classes)).astype("int32")
