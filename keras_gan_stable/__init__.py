@@ -97,6 +97,9 @@ _LAZY = {
     "attribute_accuracy": ("keras_gan_stable.metrics.attributes", "attribute_accuracy"),
     "train_attribute_classifier": ("keras_gan_stable.metrics.attributes", "train_attribute_classifier"),
     "r_precision": ("keras_gan_stable.metrics.r_precision", "r_precision"),
+    "export_text_to_image": ("keras_gan_stable.export_text", "export_text_to_image"),
+    "DAMSM": ("keras_gan_stable.models.damsm", "DAMSM"),
+    "damsm_image_encoder": ("keras_gan_stable.architectures.damsm", "damsm_image_encoder"),
 }
 
 
@@ -206,4 +209,7 @@ __all__ = [
     "train_attribute_classifier",
     "stackgan_stage2_generator",
     "r_precision",
+    "export_text_to_image",
+    "DAMSM",
+    "damsm_image_encoder",
 ]
