@@ -5,8 +5,11 @@ table holding `CaptionTokenizer`'s vocabulary), so a server needs neither
 this library nor Keras: `tf.saved_model.load(path).generate(captions, seed)`.
 """
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import keras
@@ -74,9 +77,9 @@ def export_text_to_image(gan, tokenizer, text_encoder=None, path=None,
       `EMPTY_CAPTION_MESSAGE` and the empty captions' indices (the
       library raises `ValueError`); no images are returned for that batch.
 
-    Needs the TensorFlow backend (`KERAS_BACKEND=tensorflow`): save the
-    model with `.keras` on another backend and export after re-loading it
-    under TensorFlow.
+    Backends: written with TensorFlow ops; on JAX and PyTorch the
+    generator and the text encoder are saved to `.keras` and exported by a
+    TensorFlow-backend subprocess (TensorFlow must be installed).
 
     Args:
         gan: a `StackGAN` (or any GAN whose `generator` maps `[z, sentence
@@ -100,13 +103,6 @@ def export_text_to_image(gan, tokenizer, text_encoder=None, path=None,
     >>> m = tf.saved_model.load("serving/shapes/1")
     >>> m.generate(tf.constant(["a red circle"]), tf.constant(7))["images"]
     """
-    if keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "`export_text_to_image` needs the TensorFlow backend (its "
-            "tokenizer and text encoder are exported as TensorFlow ops). "
-            f"Received backend {keras.backend.backend()!r}. Save the GAN "
-            "with `gan.save('m.keras')` and export it in a process started "
-            "with KERAS_BACKEND=tensorflow.")
     if path is None:
         raise ValueError("Pass `path=`, the SavedModel's base folder.")
     if not (hasattr(gan, "generator") and hasattr(gan, "latent_dim")):
@@ -140,14 +136,31 @@ def export_text_to_image(gan, tokenizer, text_encoder=None, path=None,
                            dir=parent)
     try:
         out = os.path.join(tmp, "model")
-        _write(generator, text_encoder, vocabulary, tokenizer.max_length,
-               int(gan.latent_dim), out, verbose)
+        if keras.backend.backend() == "tensorflow":
+            _write(generator, text_encoder, vocabulary, tokenizer.max_length,
+                   int(gan.latent_dim), out, verbose)
+        else:
+            _write_via_tensorflow(generator, text_encoder, vocabulary,
+                                  tokenizer.max_length, int(gan.latent_dim),
+                                  out)
         if os.path.isdir(target):
             shutil.rmtree(target)
         os.replace(out, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _image_shape(generator, text_encoder, latent_dim, max_length):
+    """`[H, W, C]` of the generator's images, from its graph or its spec."""
+    outputs = getattr(generator, "outputs", None)
+    if outputs:
+        return [int(d) for d in outputs[0].shape[1:]]
+    ids = keras.KerasTensor((None, max_length), dtype="int32")
+    _, sentence = text_encoder.compute_output_spec(ids)
+    z = keras.KerasTensor((None, latent_dim))
+    spec = generator.compute_output_spec([z, sentence])
+    return [int(d) for d in spec.shape[1:]]
 
 
 def _write(generator, text_encoder, vocabulary, max_length, latent_dim, out,
@@ -165,7 +178,8 @@ def _write(generator, text_encoder, vocabulary, max_length, latent_dim, out,
     archive.track(generator)
     archive.track(text_encoder)
     archive.track(table)
-    out_shape = [0] + [int(d) for d in generator.outputs[0].shape[1:]]
+    out_shape = [0] + _image_shape(generator, text_encoder, latent_dim,
+                                   max_length)
 
     caption_spec = tf.TensorSpec((None,), tf.string, name="captions")
     seed_spec = tf.TensorSpec((), tf.int32, name="seed")
@@ -204,3 +218,37 @@ def _write(generator, text_encoder, vocabulary, max_length, latent_dim, out,
     archive.add_endpoint("tokenize", tokenize)
     archive.add_endpoint("latents", latents)
     archive.write_out(out, verbose=verbose)
+
+
+def _write_via_tensorflow(generator, text_encoder, vocabulary, max_length,
+                          latent_dim, out):
+    """Re-loads both networks under the TensorFlow backend and exports."""
+    with tempfile.TemporaryDirectory() as tmp:
+        g_path = os.path.join(tmp, "generator.keras")
+        e_path = os.path.join(tmp, "text_encoder.keras")
+        generator.save(g_path)
+        ids = keras.Input((max_length,), dtype="int32")
+        keras.Model(ids, text_encoder(ids)).save(e_path)
+        meta = os.path.join(tmp, "meta.json")
+        with open(meta, "w") as f:
+            json.dump({"vocabulary": vocabulary, "max_length": max_length,
+                       "latent_dim": latent_dim}, f)
+        code = (
+            "import json, sys, keras, keras_gan_stable\n"
+            "keras_gan_stable.register_all()\n"
+            "from keras_gan_stable.export_text import _write\n"
+            "g = keras.saving.load_model(sys.argv[1], compile=False)\n"
+            "e = keras.saving.load_model(sys.argv[2], compile=False)\n"
+            "m = json.load(open(sys.argv[3]))\n"
+            "_write(g, e.layers[-1], m['vocabulary'], m['max_length'], "
+            "m['latent_dim'], sys.argv[4], False)\n")
+        env = dict(os.environ, KERAS_BACKEND="tensorflow")
+        proc = subprocess.run(
+            [sys.executable, "-c", code, g_path, e_path, meta, out], env=env,
+            capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+            raise RuntimeError(
+                "Exporting from the " + keras.backend.backend() + " backend "
+                "re-loads the networks under TensorFlow, which failed: "
+                + " ".join(tail))

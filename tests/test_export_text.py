@@ -138,3 +138,50 @@ def test_export_text_to_image_argument_errors(tmp_path):
     os.makedirs(tmp_path / "m" / "1")
     with pytest.raises(ValueError, match="already exists"):
         export_text_to_image(gan, tok, path=str(tmp_path / "m"))
+
+
+_OTHER_BACKEND = textwrap.dedent("""
+    import json, sys, warnings
+    import numpy as np
+    sys.path.insert(0, sys.argv[3])
+    from test_export_text import CAPTIONS, _tiny_text_gan
+    from keras_gan_stable.export_text import export_text_to_image
+    from keras_gan_stable.utils.images import to_uint8
+    gan, tok, enc = _tiny_text_gan()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ids = tok(CAPTIONS)
+    np.save(sys.argv[2], to_uint8(gan.generate(captions=ids, seed=11)))
+    print(export_text_to_image(gan, tok, path=sys.argv[1]))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_text_export_from_other_backends(tmp_path, backend):
+    expected_path = str(tmp_path / "expected.npy")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join(
+                   [root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    proc = subprocess.run(
+        [sys.executable, "-c", _OTHER_BACKEND, str(tmp_path / "m"),
+         expected_path, os.path.dirname(os.path.abspath(__file__))],
+        capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path = proc.stdout.strip().splitlines()[-1]
+    out = str(tmp_path / "out.npz")
+    env["KERAS_BACKEND"] = "tensorflow"
+    proc = subprocess.run(
+        [sys.executable, "-c", _TF_ONLY, path, out, json.dumps(CAPTIONS)],
+        capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    served = np.load(out)["images"]
+    expected = np.load(expected_path)
+    # The same float32 network on another backend's kernels: outputs agree
+    # to ~1e-6, so a pixel can land on the other side of a rounding
+    # boundary (one uint8 level) but no further.
+    assert served.shape == expected.shape == (4, 16, 16, 3)
+    diff = np.abs(served.astype(int) - expected.astype(int))
+    assert diff.max() <= 1, diff.max()
+    assert (diff > 0).mean() < 0.01
