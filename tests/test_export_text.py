@@ -64,7 +64,7 @@ _TF_ONLY = textwrap.dedent("""
 """)
 
 
-def _tiny_text_gan():
+def _tiny_text_gan(ema_decay=None):
     keras.utils.set_random_seed(3)
     tok = CaptionTokenizer(max_length=MAX_LEN)
     tok.adapt(TRAIN)
@@ -72,7 +72,8 @@ def _tiny_text_gan():
                             feature_dim=EMB)
     g = stackgan_stage1_generator(NOISE, EMB, COND, image_size=16, width=4)
     d = stackgan_stage1_discriminator(16, EMB, COND, width=4)
-    gan = StackGAN(g, d, latent_dim=NOISE + COND, text_encoder=enc)
+    gan = StackGAN(g, d, latent_dim=NOISE + COND, text_encoder=enc,
+                   ema_decay=ema_decay)
     # BatchNorm statistics off their initial values, so that inference
     # mode is really exercised.
     rng = np.random.default_rng(0)
@@ -125,6 +126,31 @@ def test_text_saved_model_matches_library_in_tf_only_process(tmp_path):
     assert EMPTY_CAPTION_MESSAGE + "] [1]" in info["error"], info["error"]
     with pytest.raises(ValueError, match="Caption 1 is empty"):
         tok(["a red circle", " ?! "])
+
+
+def test_text_export_uses_the_ema_generator_as_generate_does(tmp_path):
+    import tensorflow as tf
+
+    gan, tok, _ = _tiny_text_gan(ema_decay=0.99)
+    rng = np.random.default_rng(1)
+    for w in gan.ema_generator.weights:  # EMA weights != live weights
+        w.assign(keras.ops.convert_to_numpy(w)
+                 + rng.normal(0, 0.2, w.shape).astype("float32"))
+    captions = ["a small red circle", "a blue square"]
+    ids = tok(captions)
+    expected = to_uint8(gan.generate(captions=ids, seed=5))
+    live = to_uint8(gan.generate(captions=ids, seed=5, use_ema=False))
+    assert not np.array_equal(expected, live)
+    m = tf.saved_model.load(export_text_to_image(
+        gan, tok, path=str(tmp_path / "ema")))
+    np.testing.assert_array_equal(
+        m.generate(tf.constant(captions), tf.constant(5))["images"].numpy(),
+        expected)
+    m = tf.saved_model.load(export_text_to_image(
+        gan, tok, path=str(tmp_path / "live"), use_ema=False))
+    np.testing.assert_array_equal(
+        m.generate(tf.constant(captions), tf.constant(5))["images"].numpy(),
+        live)
 
 
 def test_export_text_to_image_argument_errors(tmp_path):
