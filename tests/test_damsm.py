@@ -144,10 +144,14 @@ def test_damsm_fit_loss_is_the_papers_loss_of_its_outputs():
     _, _, ref = _np_damsm(out["words"], lengths, out["sentence"],
                           out["local"], out["global"], G1, G2, G3)
     expected = ref["w1"] + ref["w2"] + ref["s1"] + ref["s2"]
+    # The captions as x (a dict) or as y (fit(images, ids)): one loss.
+    np.testing.assert_allclose(
+        [damsm.evaluate({"images": images, "captions": ids}, verbose=0),
+         damsm.evaluate(images, ids, verbose=0)], expected, rtol=0,
+        atol=1e-4)
     before = [keras.ops.convert_to_numpy(w).copy()
               for w in damsm.trainable_weights]
-    logs = damsm.train_on_batch({"images": images, "captions": ids},
-                                return_dict=True)
+    logs = damsm.train_on_batch(images, ids, return_dict=True)
     # The step's loss is computed before its update; float32 features,
     # errors as in the test above.
     np.testing.assert_allclose(logs["loss"], expected, rtol=0, atol=1e-4)
@@ -175,5 +179,7 @@ def test_damsm_config_round_trip_and_errors(tmp_path):
         DAMSM(damsm.image_encoder, damsm.text_encoder, gamma3=0)
     with pytest.raises(ValueError, match="keys \\['images'\\]"):
         damsm({"images": x["images"]})
+    with pytest.raises(ValueError, match="images without captions"):
+        damsm.compute_loss(y_pred=damsm(x["images"]))
     with pytest.raises(ValueError, match="region_downsamples"):
         damsm_image_encoder(20, 8)

@@ -92,9 +92,10 @@ class DAMSM(keras.Model):
     `damsm_losses`). The other pairs of the batch are the negatives.
 
     Batches are dicts `{"images": [B, S, S, C], "captions": [B, T] int}`
-    or tuples `(images, captions)`, the captions being token ids from
-    `CaptionTokenizer` (0 = padding). Compile with an optimizer only: the
-    loss is the model's own.
+    or tuples `(images, captions)` as `x`, or images as `x` and the
+    captions as `y` (`fit(images, ids)`, or a dataset of `(images, ids)`
+    pairs), the captions being token ids from `CaptionTokenizer` (0 =
+    padding). Compile with an optimizer only: the loss is the model's own.
 
     Args:
         image_encoder: `keras.Model` images -> `(local [B, R, R, D], global
@@ -143,19 +144,29 @@ class DAMSM(keras.Model):
             return inputs["images"], inputs["captions"]
         if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
             return inputs[0], inputs[1]
-        what = (f"a dict with keys {sorted(inputs)}"
-                if isinstance(inputs, dict) else type(inputs).__name__)
-        raise ValueError(
-            "DAMSM takes {'images': [B, S, S, C], 'captions': [B, T] token "
-            f"ids}} or a pair (images, captions). Received {what}.")
+        if isinstance(inputs, dict) or isinstance(inputs, (tuple, list)):
+            what = (f"a dict with keys {sorted(inputs)}"
+                    if isinstance(inputs, dict)
+                    else f"a {type(inputs).__name__} of {len(inputs)}")
+            raise ValueError(
+                "DAMSM takes {'images': [B, S, S, C], 'captions': [B, T] "
+                "token ids}, a pair (images, captions), or images as x and "
+                f"the captions as y. Received {what}.")
+        return inputs, None  # images only: the captions come as `y`
+
+    def _text_features(self, captions, training):
+        captions = ops.cast(captions, "int32")
+        words, sentence = self.text_encoder(captions, training=training)
+        return {"words": words, "sentence": sentence,
+                "mask": ops.not_equal(captions, 0)}
 
     def call(self, inputs, training=False):
         images, captions = self._split(inputs)
-        captions = ops.cast(captions, "int32")
         local, global_ = self.image_encoder(images, training=training)
-        words, sentence = self.text_encoder(captions, training=training)
-        return {"local": local, "global": global_, "words": words,
-                "sentence": sentence, "mask": ops.not_equal(captions, 0)}
+        out = {"local": local, "global": global_}
+        if captions is not None:
+            out.update(self._text_features(captions, training))
+        return out
 
     def loss_terms(self, y_pred):
         """The four loss terms of `damsm_losses` from `call`'s outputs."""
@@ -166,6 +177,15 @@ class DAMSM(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training=True):
+        if "words" not in y_pred:
+            # `fit(images, captions)` or a dataset of (images, captions)
+            # pairs: Keras passes the captions as `y`.
+            if y is None:
+                raise ValueError(
+                    "DAMSM got images without captions. Pass "
+                    "{'images': ..., 'captions': ...} as x, or the token ids "
+                    "as y.")
+            y_pred = {**y_pred, **self._text_features(y, training)}
         terms = self.loss_terms(y_pred)
         loss = terms["w1"] + terms["w2"] + terms["s1"] + terms["s2"]
         if self.losses:
