@@ -100,6 +100,9 @@ _LAZY = {
     "save_style_mixing_grid": ("keras_gan_stable.utils.style_figures", "save_style_mixing_grid"),
     "save_interpolation_gif": ("keras_gan_stable.utils.style_figures", "save_interpolation_gif"),
     "synthesis_noise": ("keras_gan_stable.latents", "synthesis_noise"),
+    "export_text_to_image": ("keras_gan_stable.export_text", "export_text_to_image"),
+    "DAMSM": ("keras_gan_stable.models.damsm", "DAMSM"),
+    "damsm_image_encoder": ("keras_gan_stable.architectures.damsm", "damsm_image_encoder"),
 }
 
 
@@ -212,4 +215,7 @@ __all__ = [
     "save_style_mixing_grid",
     "save_interpolation_gif",
     "synthesis_noise",
+    "export_text_to_image",
+    "DAMSM",
+    "damsm_image_encoder",
 ]
