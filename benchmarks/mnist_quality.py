@@ -148,8 +148,9 @@ def newest_step(run_dir):
 
 
 def train_recipe_budgets(recipe, data_path, budgets_s, scorer, work,
-                         seed=0):
-    """Trains `recipe` through the run API, scored at each CPU budget."""
+                         seed=0, overrides=()):
+    """Trains `recipe` through the run API, scored at each CPU budget;
+    `overrides`: extra `KEY=VALUE` settings (the `--set` of the CLI)."""
     import keras
 
     from keras_gan_stable.run import Run, load_gan, resolve_config
@@ -165,7 +166,8 @@ def train_recipe_budgets(recipe, data_path, budgets_s, scorer, work,
                 recipe=recipe, data=data_path, out=out, overrides=[
                     f"train.seed={seed}", "train.images=null",
                     "train.epochs=100000", "train.clock=cpu",
-                    f"train.minutes={minutes}", "output.fid_samples=0"])
+                    f"train.minutes={minutes}", "output.fid_samples=0",
+                    *overrides])
             job = Run(config, out_dir=out, verbose=0)
         else:
             job = Run.resume_from(out, overrides=[f"train.minutes={minutes}"],
@@ -259,6 +261,10 @@ def main():
     p.add_argument("--recipes",
                    default="recommended,dcgan,wgan-gp,sngan,sagan")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   dest="overrides", help="a setting for every recipe of "
+                   "this call, e.g. data.labels=false (repeatable; the rows "
+                   "are named recipe[KEY=VALUE])")
     p.add_argument("--classifier-epochs", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dataset", default="mnist", choices=("mnist", "cifar10"),
@@ -319,8 +325,10 @@ def main():
     for recipe in [r for r in args.recipes.split(",") if r]:
         print(f"  {recipe}", flush=True)
         rows = train_recipe_budgets(recipe, data_path, budgets, scorer,
-                                    args.work, args.seed)
-        payload["results"].append({"method": recipe, "rows": rows})
+                                    args.work, args.seed, args.overrides)
+        name = recipe + "".join(f"[{o}]" for o in args.overrides)
+        payload["results"].append({"method": name, "rows": rows,
+                                   "overrides": args.overrides})
         write_json(args.out, payload)
     if not args.no_torch:
         print("  plain PyTorch DCGAN", flush=True)
