@@ -145,8 +145,10 @@ def cmd_recipes(args):
     from keras_gan_stable import recipes
 
     if args.name is None:
-        print("\n".join(f"{name:12s} {recipes.RECIPES[name]['doc']}"
-                        for name in recipes.recipe_names()))
+        for name in recipes.recipe_names():
+            print(f"{name:13s} {recipes.RECIPES[name]['doc']}")
+            if name in recipes.MEASURED:
+                print(f"{'':13s} measured: {recipes.MEASURED[name]}")
         return 0
     if args.name not in recipes.RECIPES:
         raise UsageError(f"Unknown recipe {args.name!r}. Use one of: "
@@ -154,6 +156,8 @@ def cmd_recipes(args):
     import yaml
 
     print(f"# {args.name}: {recipes.RECIPES[args.name]['doc']}")
+    if args.name in recipes.MEASURED:
+        print(f"# measured: {recipes.MEASURED[args.name]}")
     print(yaml.safe_dump(recipes.recipe_config(args.name), sort_keys=False),
           end="")
     return 0

@@ -105,6 +105,12 @@ def test_version_print_config_and_recipe_settings(capsys, in_tmp):
     settings = yaml.safe_load(out)
     assert settings == presets.recipe_config("wgan")
     assert settings["train"]["weight_clip"] == 0.01
+    # A measured recipe states its figure, as a comment of its settings too.
+    assert _run(["recipes", "dcgan"]) == 0
+    out = capsys.readouterr().out
+    assert f"# measured: {presets.MEASURED['dcgan']}" in out
+    assert yaml.safe_load(out) == presets.recipe_config("dcgan")
+    assert set(presets.MEASURED) <= set(presets.RECIPES)
     assert not os.listdir(in_tmp)  # nothing written
 
 
