@@ -939,11 +939,32 @@ def train(config, out_dir, resume=False, state=None, verbose="auto"):
 # ---------------------------------------------------------------------- #
 # Loading a trained run: sample / evaluate / export
 # ---------------------------------------------------------------------- #
+def restore_run_checkpoint(model, ckpt_dir, source):
+    """Restores the newest complete checkpoint of the run folder `source`
+    into `model`; `ConfigError` with one line when none can be read. A
+    damaged newest one that was skipped is reported as a warning."""
+    from keras_gan_stable.callbacks.checkpoint import restore_checkpoint
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            meta = restore_checkpoint(model, ckpt_dir)
+        except ValueError as e:
+            raise ConfigError(f"{source}: {' '.join(str(e).split())}")
+    if meta is None:
+        raise ConfigError(
+            f"{source}: every checkpoint in {ckpt_dir} is damaged "
+            "(truncated or corrupted). Re-run the training."
+        )
+    for w in caught:  # a damaged newest one was skipped: say so
+        warnings.warn(str(w.message), stacklevel=3)
+    return meta
+
+
 def load_gan(source):
     """The GAN of a run folder (its config and newest checkpoint) or of a
     `.keras` file; `ConfigError` with one line when it cannot be loaded."""
-    from keras_gan_stable.callbacks.checkpoint import (list_checkpoints,
-                                                       restore_checkpoint)
+    from keras_gan_stable.callbacks.checkpoint import list_checkpoints
 
     if not os.path.exists(source):
         raise ConfigError(f"{source} does not exist. Check the path.")
@@ -974,19 +995,7 @@ def load_gan(source):
                 "Restore the file or re-run the training."
             ) from None
         gan = build_gan(config, shape, num_classes)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                meta = restore_checkpoint(gan, ckpt_dir)
-            except ValueError as e:
-                raise ConfigError(f"{source}: {' '.join(str(e).split())}")
-        if meta is None:
-            raise ConfigError(
-                f"{source}: every checkpoint in {ckpt_dir} is damaged "
-                "(truncated or corrupted). Re-run the training."
-            )
-        for w in caught:  # a damaged newest one was skipped: say so
-            warnings.warn(str(w.message), stacklevel=2)
+        restore_run_checkpoint(gan, ckpt_dir, source)
         return gan, config
     if not source.endswith(".keras"):
         raise ConfigError(

@@ -6,7 +6,6 @@ errors come back at once.
 """
 
 import os
-import warnings
 
 from keras_gan_stable import run as runs
 from keras_gan_stable.utils import config as cfg
@@ -27,8 +26,7 @@ def load_task_run(source):
             f"{source} is not an image-to-image run (its config has no "
             "task.name). Train one with `keras-gan-stable train --task "
             "sr4|sr2|inpaint|denoise`.")
-    from keras_gan_stable.callbacks.checkpoint import (list_checkpoints,
-                                                       restore_checkpoint)
+    from keras_gan_stable.callbacks.checkpoint import list_checkpoints
 
     ckpt_dir = os.path.join(source, runs.CHECKPOINT_DIR)
     state_path = os.path.join(source, runs.STATE_NAME)
@@ -46,18 +44,7 @@ def load_task_run(source):
     from keras_gan_stable.task_run import build_task_gan
 
     gan = build_task_gan(config, shape)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            meta = restore_checkpoint(gan, ckpt_dir)
-        except ValueError as e:
-            raise ConfigError(f"{source}: {' '.join(str(e).split())}")
-    if meta is None:
-        raise ConfigError(
-            f"{source}: every checkpoint in {ckpt_dir} is damaged. Re-run the "
-            "training.")
-    for w in caught:
-        warnings.warn(str(w.message), stacklevel=2)
+    runs.restore_run_checkpoint(gan, ckpt_dir, source)
     return gan, config
 
 

@@ -167,7 +167,13 @@ def workdir(tmp_path_factory):
 def test_bad_input_one_line_exit_2_nothing_written(argv, fragment, workdir,
                                                    capsys, monkeypatch):
     monkeypatch.chdir(workdir)
-    before = _snapshot(workdir)
+    assert_cli_error(argv, fragment, workdir, capsys)
+
+
+def assert_cli_error(argv, fragment, folder, capsys):
+    """Asserts that `main(argv)` exits 2 with one line on stderr holding
+    `fragment`, and leaves `folder` unchanged."""
+    before = _snapshot(folder)
     capsys.readouterr()
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -177,7 +183,7 @@ def test_bad_input_one_line_exit_2_nothing_written(argv, fragment, workdir,
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("keras-gan-stable: error: "), lines[0]
     assert fragment in lines[0], lines[0]
-    assert _snapshot(workdir) == before
+    assert _snapshot(folder) == before
 
 
 def test_enough_cases():

@@ -19,7 +19,7 @@ import yaml
 
 from keras_gan_stable.cli import main
 from keras_gan_stable.data.loaders import load_arrays
-from test_cli_errors import _snapshot
+from test_cli_errors import assert_cli_error
 
 TINY = ["--set", "data.image_size=16", "--set", "data.max_samples=40",
         "--set", "task.holdout=8", "--set", "model.width=8",
@@ -202,17 +202,7 @@ CASES = [
 def test_bad_task_input_one_line_exit_2_nothing_written(
         argv, fragment, workdir, capsys, monkeypatch):
     monkeypatch.chdir(workdir)
-    before = _snapshot(workdir)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    captured = capsys.readouterr()
-    lines = [line for line in captured.err.splitlines() if line.strip()]
-    assert info.value.code == 2, captured.err
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("keras-gan-stable: error: "), lines[0]
-    assert fragment in lines[0], lines[0]
-    assert _snapshot(workdir) == before
+    assert_cli_error(argv, fragment, workdir, capsys)
 
 
 def test_apply_draws_masks_under_the_seed_and_reads_mask_files(
