@@ -77,7 +77,8 @@ def make(name, work, quiet=True):
     print(f"  {seconds:.0f} s wall -> {os.path.relpath(target, ROOT)}",
           flush=True)
     print("  " + "\n  ".join(summary[:6]), flush=True)
-    return {"command": " ".join(argv[:-2] if quiet else argv),
+    return {"command": " ".join(["keras-gan-stable", "train",
+                                 *PICTURES[name]]),
             "wall_s": round(seconds, 1), "grid": os.path.relpath(target, ROOT),
             "from": os.path.relpath(grid, work), "summary": summary}
 
@@ -104,8 +105,9 @@ def main():
     from _machine import run_metadata
 
     for name in names:
-        index[name] = {**make(name, args.work),
-                       **run_metadata(backend=False)}
+        meta = run_metadata(backend=False)
+        meta["script"] = meta.pop("command", None)  # keep the CLI command
+        index[name] = {**meta, **make(name, args.work)}
         with open(index_path, "w") as f:
             json.dump(index, f, indent=1)
     print(f"wrote {index_path}")
