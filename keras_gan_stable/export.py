@@ -4,6 +4,7 @@ Checkpoints for resuming are `keras_gan_stable.callbacks.checkpoint`
 (`ResumableCheckpoint`, `save_checkpoint`, `restore_checkpoint`)."""
 
 import json
+import contextlib
 import os
 import shutil
 import subprocess
@@ -144,24 +145,35 @@ def export_generator(gan, path, format="saved_model", version=1, use_ema=True,
                " or another path.")
         )
     _check_export_packages(format)
-    parent = os.path.dirname(os.path.abspath(target))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-",
-                           dir=parent)
-    try:
-        out = os.path.join(tmp, "model" + _SUFFIX.get(format, ""))
+    with staged_export(target, "model" + _SUFFIX.get(format, "")) as out:
         backend = keras.backend.backend()
         if backend == "torch" or (backend == "jax" and format != "saved_model"):
             _export_via_tensorflow(generator, out, latent_dim, num_classes,
                                    format)
         else:
             _write(generator, out, latent_dim, num_classes, format, verbose)
+    return target
+
+
+@contextlib.contextmanager
+def staged_export(target, name="model"):
+    """Yields a path in a temporary folder beside `target` to write an
+    export to. When the block ends normally the export replaces `target`
+    (`os.replace`, atomic on one file system); the temporary folder is
+    always removed, so a failed or killed export leaves no half-written
+    `target`."""
+    parent = os.path.dirname(os.path.abspath(target))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-",
+                           dir=parent)
+    try:
+        out = os.path.join(tmp, name)
+        yield out
         if os.path.isdir(target):
             shutil.rmtree(target)
         os.replace(out, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def _check_export_packages(format):

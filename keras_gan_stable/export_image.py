@@ -1,8 +1,6 @@
 """SavedModel export of an image-to-image generator (uint8 in, uint8 out)."""
 
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import keras
@@ -95,15 +93,8 @@ def export_translator(model, path, version=1, use_ema=True, overwrite=False,
         signature = [tf.TensorSpec((None,) + in_shape, tf.uint8,
                                    name="images")]
     archive.add_endpoint("serve", serve_fn, input_signature=signature)
-    parent = os.path.dirname(os.path.abspath(target))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
-    try:
-        out = os.path.join(tmp, "model")
+    from keras_gan_stable.export import staged_export
+
+    with staged_export(target) as out:
         archive.write_out(out, verbose=verbose)
-        if os.path.exists(target):
-            shutil.rmtree(target)
-        os.replace(out, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -7,7 +7,6 @@ this library nor Keras: `tf.saved_model.load(path).generate(captions, seed)`.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ import keras
 
 from keras_gan_stable.export import _check_export_packages
 from keras_gan_stable.export import _to_uint8
-from keras_gan_stable.export import tf_latent_noise
+from keras_gan_stable.export import staged_export, tf_latent_noise
 
 # `keras.layers.TextVectorization`'s "lower_and_strip_punctuation".
 _STRIP_REGEX = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
@@ -130,12 +129,7 @@ def export_text_to_image(gan, tokenizer, text_encoder=None, path=None,
             f"Export folder {target} already exists. Pass overwrite=True or "
             "a new `version`.")
     _check_export_packages("saved_model")
-    parent = os.path.dirname(os.path.abspath(target))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-",
-                           dir=parent)
-    try:
-        out = os.path.join(tmp, "model")
+    with staged_export(target) as out:
         if keras.backend.backend() == "tensorflow":
             _write(generator, text_encoder, vocabulary, tokenizer.max_length,
                    int(gan.latent_dim), out, verbose)
@@ -143,11 +137,6 @@ def export_text_to_image(gan, tokenizer, text_encoder=None, path=None,
             _write_via_tensorflow(generator, text_encoder, vocabulary,
                                   tokenizer.max_length, int(gan.latent_dim),
                                   out)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.replace(out, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -22,7 +22,9 @@ from keras_gan_stable.utils.images import to_uint8
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
-    reason="the text-to-image SavedModel is written on the TensorFlow backend")
+    reason="these tests drive the TensorFlow backend themselves; the JAX "
+    "and PyTorch exports run in subprocesses from the TensorFlow pass "
+    "(test_text_export_from_other_backends)")
 
 NOISE, COND, EMB, MAX_LEN = 4, 4, 8, 7
 TRAIN = ["a small red circle on the left", "a big blue square at the top",

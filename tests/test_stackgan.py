@@ -106,7 +106,8 @@ def _keras_params(g, d):
 @pytest.mark.multibackend
 @pytest.mark.parametrize("mismatch_weight", [0.0, 0.5])
 def test_train_step_matches_plain_pytorch(mismatch_weight):
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="the reference step is written in "
+                        "PyTorch ([torch] extra; CI installs it)")
     rng = np.random.default_rng(3)
     g, d = tiny_nets()
     variables = _keras_params(g, d)

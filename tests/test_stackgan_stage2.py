@@ -125,7 +125,8 @@ def _variables(g2, d):
 
 @pytest.mark.multibackend
 def test_stage2_step_matches_plain_pytorch():
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="the reference step is written in "
+                        "PyTorch ([torch] extra; CI installs it)")
     rng = np.random.default_rng(7)
     g1 = tiny_stage1()
     g2 = stackgan_stage2_generator(g1, condition_dim=COND2, width=W,

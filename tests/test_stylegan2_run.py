@@ -259,7 +259,8 @@ _TF_ONLY = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_saved_model_truncation_psi_equals_generate(tiny_run, tmp_path):
-    pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow", reason="the SavedModel is read in a "
+                        "TensorFlow-only process (CI installs TensorFlow)")
     from keras_gan_stable.latents import latent_noise, synthesis_noise
     from keras_gan_stable.run import export_run
 

@@ -54,8 +54,11 @@ def _png_folder(folder, images):
 
 def test_train_sr2_then_apply_equals_the_saved_model(tmp_path, monkeypatch,
                                                      capsys):
-    pytest.importorskip("tensorflow")
-    skimage_metrics = pytest.importorskip("skimage.metrics")
+    pytest.importorskip("tensorflow", reason="the SavedModel export needs "
+                        "TensorFlow (CI installs it)")
+    skimage_metrics = pytest.importorskip(
+        "skimage.metrics", reason="the independent PSNR reference ([test] "
+        "extra; CI installs it)")
     from PIL import Image
 
     monkeypatch.chdir(tmp_path)
@@ -234,7 +237,8 @@ def test_apply_draws_masks_under_the_seed_and_reads_mask_files(
     np.testing.assert_array_equal(out[mask == 0], img[mask == 0])
     # `export` writes the run's image-in, image-out SavedModel: the same
     # uint8 output for the image and its mask.
-    tf = pytest.importorskip("tensorflow")
+    tf = pytest.importorskip("tensorflow", reason="the SavedModel export "
+                             "needs TensorFlow (CI installs it)")
     _main(["export", "inpaint_run", "--out", str(tmp_path / "srv")])
     loaded = tf.saved_model.load(str(tmp_path / "srv" / "1"))  # owns vars
     served = loaded.serve(img[None, :, :, None],
