@@ -80,10 +80,11 @@ def bare_fit(steps):
     import keras
 
     from keras_gan_stable.data.loaders import load_arrays
-    from keras_gan_stable.run import build_gan, resolve_config
+    from keras_gan_stable.run import (build_gan, resolve_augment,
+                                      resolve_config)
 
-    config = resolve_config()
     x, y = load_arrays("digits", labels=True)
+    config = resolve_augment(resolve_config(), len(x), x.shape[1:])
     keras.utils.set_random_seed(0)
     gan = build_gan(config, x.shape[1:], 10)
     batch = config["train"]["batch_size"]

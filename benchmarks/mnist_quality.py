@@ -17,8 +17,12 @@ run per recipe, scored at each budget. The recipes keep their own settings
 (`recommended` is class-conditional because the file has labels); only the
 length is opened (`train.images=null`, `train.epochs=100000`) so that the
 budget ends the run, and the run's own final metrics are off
-(`output.fid_samples=0`). `progan` is left out: its growing schedule is set
-by the run's length, not by a time budget.
+(`output.fid_samples=0`). `progan`'s growing schedule is set by the run's
+length, so it cannot be stopped by a budget and resumed: each of its
+budgets is a fresh run of as many G steps as a probe run (its whole
+schedule in 300 steps) makes in that many CPU-seconds; the probe's
+tracing makes these runs end somewhat under their budget (each row
+records its own CPU-seconds).
 
 A plain PyTorch DCGAN (the `dcgan` recipe written in `torch.nn`: the
 generator of `benchmarks/reference/torch_dcgan.py`, a BatchNorm
@@ -187,6 +191,63 @@ def train_recipe_budgets(recipe, data_path, budgets_s, scorer, work,
     return rows
 
 
+# Recipes whose schedule follows the run's length (progressive growing: the
+# resolution phases are fractions of `train.images`) cannot be stopped by a
+# time budget and resumed: each budget is its own run, sized to it.
+SIZED_RECIPES = ("progan",)
+
+
+def train_sized_budgets(recipe, data_path, budgets_s, scorer, work, seed=0,
+                        overrides=(), probe_steps=300):
+    """One fresh run per budget, of as many G steps as a probe run (the
+    whole schedule in `probe_steps` steps) makes in that many CPU-seconds.
+    The probe's tracing cost makes the real runs end somewhat under their
+    budget; each row records the CPU-seconds its run took."""
+    import keras
+
+    from keras_gan_stable.recipes import get_recipe
+    from keras_gan_stable.run import Run, load_gan, resolve_config
+
+    t = get_recipe(recipe)["train"]
+    per_step = t["batch_size"] * t["n_critic"]
+
+    def one_run(name, steps, cap_s):
+        out = os.path.join(work, f"{recipe}_{name}")
+        keras.backend.clear_session()
+        config = resolve_config(
+            recipe=recipe, data=data_path, out=out, overrides=[
+                f"train.seed={seed}", f"train.images={steps * per_step}",
+                "train.clock=cpu", f"train.minutes={cap_s / 60.0}",
+                "output.fid_samples=0", "output.export=false", *overrides])
+        c0, w0 = time.process_time(), time.perf_counter()
+        summary = Run(config, out_dir=out, verbose=0).fit()
+        return out, summary, (time.process_time() - c0,
+                              time.perf_counter() - w0)
+
+    _, probe, (probe_cpu, _) = one_run("probe", probe_steps, 1e9)
+    rate = probe_steps / probe["train_cpu_seconds"]
+    print(f"    probe: {probe_steps} steps in "
+          f"{probe['train_cpu_seconds']:.0f} CPU-s", flush=True)
+    rows = []
+    for budget in budgets_s:
+        steps = max(1, int(rate * budget))
+        # The budget also stops a run that the probe underestimated.
+        out, summary, (cpu, wall) = one_run(f"{budget:g}s", steps,
+                                            1.25 * budget)
+        keras.backend.clear_session()
+        gan, _ = load_gan(out)
+        fake = gan.generate(NUM_SAMPLES, seed=1234)
+        rows.append({"budget_s": budget, "stage_cpu_s": cpu,
+                     "stage_wall_s": wall,
+                     "train_cpu_s": summary["train_cpu_seconds"],
+                     "planned_g_steps": steps,
+                     "stopped_by_time_budget":
+                         summary["stopped_by_time_budget"],
+                     "g_steps": newest_step(out), **scorer(fake)})
+        print(f"    {budget / 60:5g} CPU-min: {rows[-1]}", flush=True)
+    return rows
+
+
 def train_torch_budgets(images, budgets_s, scorer, seed=0, batch=64,
                         threads=0):
     """The plain PyTorch DCGAN, scored at the same CPU-second budgets."""
@@ -271,6 +332,9 @@ def main():
                    help="mnist: test images 0-4999 train, 5000-9999 held "
                    "out; cifar10: 1,500 training images per class, 1,000 "
                    "train and 500 held out")
+    p.add_argument("--train-images", type=int, default=None,
+                   help="train on only the first N training images (small "
+                   "data; the held-out set is unchanged)")
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads of TensorFlow and PyTorch (0: their "
                    "defaults). 1 wastes no CPU-second on idle spinning when "
@@ -304,6 +368,9 @@ def main():
         images, labels = load_mnist32()
         train_x, train_y = images[:5000], labels[:5000]
         held_x, held_y = images[5000:], labels[5000:]
+    if args.train_images:
+        train_x, train_y = (train_x[:args.train_images],
+                            train_y[:args.train_images])
     os.makedirs(args.work, exist_ok=True)
     data_path = os.path.join(args.work, f"{args.dataset}32_train.npz")
     np.savez(data_path, images=train_x, labels=train_y.astype("int64"))
@@ -324,8 +391,10 @@ def main():
                "threads": args.threads, **run_metadata(), "results": []}
     for recipe in [r for r in args.recipes.split(",") if r]:
         print(f"  {recipe}", flush=True)
-        rows = train_recipe_budgets(recipe, data_path, budgets, scorer,
-                                    args.work, args.seed, args.overrides)
+        train = (train_sized_budgets if recipe in SIZED_RECIPES
+                 else train_recipe_budgets)
+        rows = train(recipe, data_path, budgets, scorer, args.work,
+                     args.seed, args.overrides)
         name = recipe + "".join(f"[{o}]" for o in args.overrides)
         payload["results"].append({"method": name, "rows": rows,
                                    "overrides": args.overrides})

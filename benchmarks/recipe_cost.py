@@ -46,6 +46,8 @@ def recipe_cost(recipe, shape):
     from keras_gan_stable.cli import build_gan
 
     config = presets.recipe_config(recipe)
+    if config["train"].get("augment") == "auto":
+        config["train"]["augment"] = None  # the networks' cost alone
     gan = build_gan(config, shape)
     gf, df = forward_flops(gan.generator), forward_flops(gan.discriminator)
     train = config["train"]

@@ -2,11 +2,17 @@
 
 For each recipe (default: `recommended` and the plain `dcgan`), 16 settings
 -- learning rate {1e-4, 2e-4, 5e-4, 1e-3} (both optimisers) x Adam beta1
-{0, 0.5} (both) x n_critic {1, 5} -- each train a short run on MNIST's
-10,000 test images padded to 32x32 (`--steps` generator steps at the
-recipe's batch size; every other setting as the recipe has it) and are
-scored by the classifier FID of 2,000 samples
-(`benchmarks/mnist_quality.py`: one feature classifier, trained once).
+{0, 0.5} (both) x n_critic {1, 5} -- each train a short run through the
+user's path (`keras_gan_stable.run.Run`, the CLI's code, with its default
+callbacks; final metrics and export off) on the data of
+`benchmarks/mnist_quality.py`: MNIST test images 0-4999 padded to 32x32,
+with their labels, as a user's `.npz` (`recommended` is class-conditional
+there, as a user gets it). Each runs `--steps` generator steps at the
+recipe's batch size, every other setting as the recipe has it, and is
+scored by the classifier FID of 2,000 samples (EMA generator where the
+recipe keeps one) against the held-out images 5000-9999, in the features of
+the same classifier as `mnist_quality.py` (pass the same
+`--classifier-cache` to share it exactly).
 
 Convergence criterion, fixed before any run: a setting converges when no
 logged loss and no sample is ever non-finite, and its classifier FID is at
@@ -43,6 +49,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -54,7 +61,7 @@ sys.path.insert(0, HERE)
 
 from _machine import run_metadata  # noqa: E402
 from mnist_quality import (NUM_SAMPLES, RESULTS, Scorer,  # noqa: E402
-                           build_recipe_gan, load_mnist32)
+                           load_mnist32, newest_step)
 
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3)
 BETA1 = (0.0, 0.5)
@@ -67,31 +74,68 @@ def settings():
                                                 N_CRITIC)]
 
 
-def run_setting(recipe, setting, images, scorer, steps, seed=0):
+def run_setting(recipe, setting, data_path, scorer, steps, work, seed=0,
+                extra=()):
+    """One setting trained through the run API (`Run`, the CLI's code, with
+    its default callbacks) for `steps` generator steps, then scored."""
     import numpy as np
     import keras
 
-    keras.utils.set_random_seed(seed)
-    overrides = {"train.n_critic": setting["n_critic"]}
+    from keras_gan_stable.recipes import get_recipe
+    from keras_gan_stable.run import Run, load_gan, resolve_config
+
+    nc = setting["n_critic"]
+    batch = get_recipe(recipe)["train"]["batch_size"]
+    out = os.path.join(work, f"{recipe}_lr{setting['learning_rate']:g}"
+                             f"_b{setting['beta_1']:g}_nc{nc}")
+    shutil.rmtree(out, ignore_errors=True)
+    overrides = [f"train.seed={seed}", f"train.n_critic={nc}",
+                 f"train.images={steps * nc * batch}",
+                 "output.fid_samples=0", "output.export=false", *extra]
     for opt in ("d_optimizer", "g_optimizer"):
-        overrides[f"train.{opt}.learning_rate"] = setting["learning_rate"]
-        overrides[f"train.{opt}.beta_1"] = setting["beta_1"]
-    gan, config = build_recipe_gan(recipe, seed, overrides)
-    per_step = config["train"]["batch_size"] * setting["n_critic"]
-    idx = np.random.default_rng(seed).integers(0, len(images),
-                                               steps * per_step)
-    t0 = time.perf_counter()
-    hist = gan.fit(images[idx], batch_size=per_step, epochs=1,
-                   shuffle=False, verbose=0,
-                   callbacks=[keras.callbacks.TerminateOnNaN()])
-    seconds = time.perf_counter() - t0
-    finite_logs = all(np.all(np.isfinite(v)) for v in hist.history.values())
+        overrides += [f"train.{opt}.learning_rate={setting['learning_rate']}",
+                      f"train.{opt}.beta_1={setting['beta_1']}"]
+    keras.backend.clear_session()
+    config = resolve_config(recipe=recipe, data=data_path, out=out,
+                            overrides=overrides)
+    c0, t0 = time.process_time(), time.perf_counter()
+    summary = Run(config, out_dir=out, verbose=0).fit()
+    cpu, seconds = time.process_time() - c0, time.perf_counter() - t0
+    history_path = os.path.join(out, "history.json")
+    history = {}
+    if os.path.exists(history_path):
+        with open(history_path) as f:
+            history = json.load(f)
+    finite_logs = all(np.all(np.isfinite(np.asarray(v, "float64")))
+                      for v in history.values()
+                      if isinstance(v, list) and v
+                      and not isinstance(v[0], (str, dict, list)))
+    keras.backend.clear_session()
+    gan, _ = load_gan(out)
+    score = scorer(gan.generate(NUM_SAMPLES, seed=1234))
+    g_steps = newest_step(out)
+    keras.backend.clear_session()
+    return {"recipe": recipe, **setting, "steps": g_steps,
+            "seconds": seconds, "cpu_seconds": cpu,
+            "finite_logs": bool(finite_logs),
+            "final_logs": summary["final_logs"], **score}
+
+
+def untrained_score(scorer, work, data_path, seed=0):
+    """The classifier FID of the untrained `dcgan` generator of a run."""
+    import keras
+
+    from keras_gan_stable.run import Run, resolve_config
+
+    out = os.path.join(work, "untrained_dcgan")
+    keras.backend.clear_session()
+    config = resolve_config(recipe="dcgan", data=data_path, out=out,
+                            overrides=[f"train.seed={seed}",
+                                       "train.epochs=1"])
+    gan = Run(config, out_dir=out, verbose=0).gan
     score = scorer(gan.generate(NUM_SAMPLES, seed=1234))
     keras.backend.clear_session()
-    return {"recipe": recipe, **setting, "steps": steps, "seconds": seconds,
-            "finite_logs": bool(finite_logs),
-            "final_logs": {k: float(v[-1]) for k, v in hist.history.items()},
-            **score}
+    return score
 
 
 def summarize(rows, threshold):
@@ -178,6 +222,11 @@ def main():
     p.add_argument("--threads", type=int, default=None,
                    help="TensorFlow threads per op (e.g. 1 for each of two "
                         "parallel processes on 2 cores)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   dest="overrides", help="a run setting for every run of "
+                   "this call (repeatable), e.g. train.augment=ada")
+    p.add_argument("--work", default="/tmp/robustness_sweep",
+                   help="folder for the data file and the run folders")
     p.add_argument("--out", default=os.path.join(RESULTS,
                                                  "robustness_sweep.json"))
     args = p.parse_args()
@@ -198,8 +247,6 @@ def main():
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    import keras
-
     previous = []
     threshold, untrained = args.fid_threshold, None
     if args.append and os.path.exists(args.out):
@@ -211,16 +258,20 @@ def main():
         previous, threshold = old["rows"], old["fid_threshold"]
         untrained = old.get("untrained_dcgan_score")
         args.threshold_rule = old.get("threshold_rule")
+    import numpy as np
+
     images, labels = load_mnist32()
-    scorer = Scorer(images, labels, epochs=args.classifier_epochs,
+    os.makedirs(args.work, exist_ok=True)
+    data_path = os.path.join(args.work, "mnist32_train.npz")
+    np.savez(data_path, images=images[:5000],
+             labels=labels[:5000].astype("int64"))
+    scorer = Scorer(images[5000:], labels[5000:],
+                    epochs=args.classifier_epochs,
                     cache=args.classifier_cache)
     if threshold is None:
-        keras.utils.set_random_seed(0)
-        gan, _ = build_recipe_gan("dcgan", 0)
-        untrained = scorer(gan.generate(NUM_SAMPLES, seed=1234))
+        untrained = untrained_score(scorer, args.work, data_path)
         threshold = 0.25 * untrained["classifier_fid"]
-        keras.backend.clear_session()
-    real = scorer(images[:NUM_SAMPLES])
+    real = scorer(images[:NUM_SAMPLES])  # training images
     print(f"convergence threshold: classifier FID <= {threshold:.2f} "
           f"(untrained dcgan G: "
           f"{untrained and untrained['classifier_fid']}; real images: "
@@ -235,7 +286,9 @@ def main():
                           else first + args.limit]
     for recipe in [r for r in args.recipes.split(",") if r]:
         for setting in grid:
-            row = run_setting(recipe, setting, images, scorer, args.steps)
+            row = run_setting(recipe, setting, data_path, scorer,
+                              args.steps, args.work, extra=args.overrides)
+            row["overrides"] = list(args.overrides)
             row["tf_threads"] = args.threads  # None: TensorFlow's default
             rows = _merge_rows(rows, [row])
             print(f"  {recipe:12s} lr {setting['learning_rate']:.0e} beta1 "

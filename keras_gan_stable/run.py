@@ -39,6 +39,12 @@ MAX_SAMPLES = 100_000
 MIN_STEPS_BETWEEN_WRITES = 100
 MAX_WRITES = 50
 
+# `train.augment: auto` (the `recommended` recipe) turns ADA on for image
+# sets smaller than this, as StyleGAN2-ADA does for small data; ADA's
+# strength starts at 0 and rises only while D is too sure of the real
+# images (BENCHMARKS.md, "Augmentation for small data").
+SMALL_DATA_IMAGES = 10_000
+
 # Data sources whose classes are known (labels are checked against them).
 KNOWN_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10}
 
@@ -335,6 +341,13 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
 
     config = _as_dict(config)
     t = config["train"]
+    if t["augment"] == "auto":
+        raise ValueError(
+            "train.augment='auto' is decided by a run from its data's size "
+            f"(ADA for fewer than {SMALL_DATA_IMAGES:,} images); received it "
+            "in build_gan. Train through keras_gan_stable.run.Run, decide it "
+            "first with run.resolve_augment(config, num_images, data_shape), "
+            "or set train.augment to 'ada' or null.")
     generator, discriminator = recipes.build_networks(config, data_shape,
                                                       num_classes)
     kwargs = dict(latent_dim=config["model"]["latent_dim"],
@@ -385,6 +398,19 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
                 label_smoothing=t["label_smoothing"], augment=augment,
                 skip_nonfinite=t["skip_nonfinite"])
     return gan
+
+
+def resolve_augment(config, num_images, data_shape):
+    """Decides `train.augment: auto` in `config` (a dict, changed in place
+    and returned): `ada` for fewer than `SMALL_DATA_IMAGES` images, `null`
+    for larger sets, points (`data_shape` of rank 1) and image-to-image
+    runs. Other values are left as they are."""
+    t = config["train"]
+    if t["augment"] == "auto":
+        small = (len(data_shape) == 3 and num_images < SMALL_DATA_IMAGES
+                 and _task_name(config) is None)
+        t["augment"] = "ada" if small else None
+    return config
 
 
 def _task_name(config):
@@ -651,6 +677,7 @@ class Run:
                 f"train.batch_size={max(1, len(x) // t['n_critic'])}."
             )
         self.data_shape = tuple(int(s) for s in x.shape[1:])
+        self._resolve_augment(len(x))
         full = len(x) // per_step
         if t["images"] is not None:
             total = max(1, math.ceil(t["images"] / per_step))
@@ -671,6 +698,18 @@ class Run:
         self.start_epoch, self.start_batch, self.state = 0, 0, {}
         if self.resume:
             self._restore()
+
+    def _resolve_augment(self, n):
+        """`train.augment: auto` decided from the data (`resolve_augment`);
+        the run's config.yaml keeps the choice, so a resumed run makes the
+        same one."""
+        if self.config["train"]["augment"] != "auto":
+            return
+        resolve_augment(self.config, n, self.data_shape)
+        if self.config["train"]["augment"] is not None:
+            print(f"train.augment=auto: adaptive augmentation (ADA) on, for "
+                  f"{n:,} images (fewer than {SMALL_DATA_IMAGES:,}); "
+                  "--set train.augment=null turns it off.")
 
     # Hooks of `_prepare` and `fit` (the image-to-image run overrides them).
     def _fitting_size(self, shape):

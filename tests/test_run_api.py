@@ -242,3 +242,36 @@ def test_config_dicts_are_not_mutated():
     config = copy.deepcopy(DEFAULT_CONFIG)
     RunConfig.from_dict(config)
     assert config == DEFAULT_CONFIG
+
+
+@pytest.mark.parametrize("n, expected", [(9_999, "ada"), (10_000, None)])
+def test_recommended_turns_ada_on_for_fewer_than_10k_images(tmp_path, n,
+                                                            expected):
+    from keras_gan_stable.augment import AdaptiveAugment
+    from keras_gan_stable.run import SMALL_DATA_IMAGES
+
+    assert SMALL_DATA_IMAGES == 10_000
+    path = str(tmp_path / "images.npz")
+    rng = np.random.default_rng(0)
+    np.savez(path, images=rng.uniform(-1, 1, (n, 8, 8, 1)).astype("float32"))
+    config = RunConfig.from_recipe("recommended", overrides=[
+        f"data.source={path}", "model.width=8", "model.latent_dim=8",
+        "output.fid_samples=0", "output.export=false"])
+    assert config.to_dict()["train"]["augment"] == "auto"
+    job = Run(config, out_dir=str(tmp_path / "r"))
+    assert job.config["train"]["augment"] == expected
+    if expected is None:
+        assert job.gan.augment is None
+    else:
+        assert isinstance(job.gan.augment, AdaptiveAugment)
+        # ADA starts off: p = 0 until D is too sure of the real images.
+        assert float(keras.ops.convert_to_numpy(job.gan.augment.p)) == 0.0
+    with pytest.raises(ValueError, match=r"train.augment='auto'.*'ada' or null"):
+        build_gan(config, (8, 8, 1))
+
+
+def test_recommended_keeps_augmentation_off_for_points(tmp_path):
+    job = Run(RunConfig.from_recipe("recommended", overrides=POINTS),
+              out_dir=str(tmp_path / "r"))
+    assert job.config["train"]["augment"] is None
+    assert job.gan.augment is None

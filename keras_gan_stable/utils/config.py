@@ -406,9 +406,10 @@ def validate_config(config):
         if v is not None and not (_is_int(v) and v > 0):
             _fail(f"train.{which}.decay_steps", v,
                   "a positive integer, or null (the run's length)")
-    if flat["train.augment"] not in (None,) + AUGMENTS:
+    if flat["train.augment"] not in (None, "auto") + AUGMENTS:
         _fail("train.augment", flat["train.augment"],
-              f"null or one of {list(AUGMENTS)}")
+              f"null, 'auto' (ADA for small image sets) or one of "
+              f"{list(AUGMENTS)}")
     if not isinstance(flat["train.augment_policy"], str) or not flat[
             "train.augment_policy"]:
         _fail("train.augment_policy", flat["train.augment_policy"],
@@ -521,7 +522,7 @@ def validate_task(config):
               "final PSNR/SSIM)")
     if name is None:
         return config
-    if config["train"]["augment"] is not None:
+    if config["train"]["augment"] not in (None, "auto"):
         _fail("train.augment", config["train"]["augment"],
               f"null for an image-to-image run (task.name={name})")
     if config["data"]["labels"] is True:
