@@ -150,3 +150,29 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="refinement_stages"):
         attngan_generator(NOISE, FEAT, COND, image_size=8,
                           refinement_stages=2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="exports in-process through the TensorFlow "
+                    "backend")
+def test_saved_model_takes_strings_and_equals_generate(tmp_path):
+    import tensorflow as tf
+
+    from keras_gan_stable.export_text import export_text_to_image
+    from keras_gan_stable.text.caption_tokenizer import CaptionTokenizer
+    from keras_gan_stable.utils.images import to_uint8
+
+    tok = CaptionTokenizer(max_length=4)
+    tok.adapt(["a red circle left", "a blue square top", "green triangle"])
+    damsm = DAMSM(damsm_image_encoder(S, FEAT, width=4, region_downsamples=1),
+                  BiLSTMTextEncoder(tok.vocabulary_size, 4, FEAT))
+    captions = ["a red circle", "blue square top left", "green zebra",
+                "triangle"]
+    gan = tiny_gan(DMGAN, damsm)
+    expected = to_uint8(gan.generate(captions=tok(captions), seed=11))
+    path = export_text_to_image(gan, tok, path=str(tmp_path / "m"))
+    model = tf.saved_model.load(path)  # kept: its variables live on it
+    served = model.generate(tf.constant(captions), tf.constant(11))
+    # Same graph, same float32 inputs: the uint8 images agree exactly.
+    np.testing.assert_array_equal(served["images"].numpy(), expected)
