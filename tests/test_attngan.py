@@ -11,7 +11,7 @@ from keras_gan_stable.architectures.stackgan import (
     stackgan_stage1_discriminator)
 from keras_gan_stable.architectures.text_to_image import (
     attngan_generator, dmgan_generator)
-from keras_gan_stable.models.attngan import AttnGAN, pack_text
+from keras_gan_stable.models.attngan import AttnGAN
 from keras_gan_stable.models.damsm import DAMSM, damsm_losses
 from keras_gan_stable.models.dmgan import DMGAN
 from keras_gan_stable.text.text_encoder import BiLSTMTextEncoder
@@ -63,18 +63,19 @@ def test_damsm_term_of_the_generator_objective(cls):
             # the D update before it leaves them unchanged) against their
             # own captions, from the DAMSM directly.
             words, sentence = damsm.text_encoder(IDS)
-            fake = gan.generator(
-                gan._generator_inputs(keras.ops.convert_to_tensor(batch["z_g"]), pack_text(
-                    words, sentence, IDS != 0)), training=True)
+            mask = keras.ops.convert_to_tensor((IDS != 0).astype("float32"))
+            fake = gan.generator([keras.ops.convert_to_tensor(batch["z_g"]),
+                                  sentence, words, mask], training=True)
             local, global_ = damsm.image_encoder(fake)
             terms = damsm_losses(words, IDS != 0, sentence, local, global_)
             expected = sum(float(terms[k]) for k in ("w1", "w2", "s1", "s2"))
         gan.compile(keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05),
                     run_eagerly=True)
         logs = gan.train_on_batch(batch, return_dict=True)
-        runs[weight] = (logs, g_before,
-                        [_np(v) for v in gan.generator.trainable_variables],
-                        [_np(v) for v in gan.discriminator.trainable_variables])
+        runs[weight] = (
+            logs, g_before,
+            [_np(v) for v in gan.generator.trainable_variables],
+            [_np(v) for v in gan.discriminator.trainable_variables])
     logs5, before, g5, d5 = runs[5.0]
     logs0, _, g0, d0 = runs[0.0]
     assert "damsm" in logs5 and "damsm" not in logs0
