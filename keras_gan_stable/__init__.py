@@ -103,6 +103,12 @@ _LAZY = {
     "export_text_to_image": ("keras_gan_stable.export_text", "export_text_to_image"),
     "DAMSM": ("keras_gan_stable.models.damsm", "DAMSM"),
     "damsm_image_encoder": ("keras_gan_stable.architectures.damsm", "damsm_image_encoder"),
+    "AttnGAN": ("keras_gan_stable.models.attngan", "AttnGAN"),
+    "DMGAN": ("keras_gan_stable.models.dmgan", "DMGAN"),
+    "attngan_generator": ("keras_gan_stable.architectures.text_to_image", "attngan_generator"),
+    "dmgan_generator": ("keras_gan_stable.architectures.text_to_image", "dmgan_generator"),
+    "WordAttention": ("keras_gan_stable.layers.word_attention", "WordAttention"),
+    "DynamicMemory": ("keras_gan_stable.layers.dynamic_memory", "DynamicMemory"),
 }
 
 
@@ -218,4 +224,10 @@ __all__ = [
     "export_text_to_image",
     "DAMSM",
     "damsm_image_encoder",
+    "AttnGAN",
+    "DMGAN",
+    "attngan_generator",
+    "dmgan_generator",
+    "WordAttention",
+    "DynamicMemory",
 ]

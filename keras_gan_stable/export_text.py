@@ -81,9 +81,10 @@ def export_text_to_image(gan, tokenizer, text_encoder=None, path=None,
     TensorFlow-backend subprocess (TensorFlow must be installed).
 
     Args:
-        gan: a `StackGAN` (or any GAN whose `generator` maps `[z, sentence
-            embedding]` to images in [-1, 1] and whose `latent_dim` is the
-            size of `z`).
+        gan: a `StackGAN`, `AttnGAN` or `DMGAN` (or any GAN whose
+            `generator` maps `[z, sentence embedding]`, or `[z, sentence,
+            words, mask]`, to images in [-1, 1] and whose `latent_dim` is
+            the size of `z`).
         tokenizer: `CaptionTokenizer` with a vocabulary.
         text_encoder: layer mapping token ids to `(words, sentence)`, e.g.
             `BiLSTMTextEncoder`. Defaults to `gan.text_encoder`.
@@ -179,9 +180,14 @@ def _write(generator, text_encoder, vocabulary, max_length, latent_dim, out,
         return {"token_ids": ids, "num_words": num_words}
 
     def images_for(ids, z):
-        _, sentence = text_encoder(ids, training=False)
-        images = generator([z, tf.cast(sentence, tf.float32)],
-                           training=False)
+        words, sentence = text_encoder(ids, training=False)
+        inputs = [z, tf.cast(sentence, tf.float32)]
+        if len(getattr(generator, "inputs", None) or ()) == 4:
+            # AttnGAN / DM-GAN: [z, sentence, words, mask] (AttnGAN.embed).
+            # tf.identity: a new tensor without the encoder's Keras mask.
+            inputs += [tf.identity(tf.cast(words, tf.float32)),
+                       tf.cast(tf.not_equal(ids, 0), tf.float32)]
+        images = generator(inputs, training=False)
         return _to_uint8(images)
 
     @tf.function(input_signature=[caption_spec, seed_spec])

@@ -157,11 +157,27 @@ class StackGAN(GAN):
         return self.generator(inputs, training=training)
 
     def _generate(self, z, labels, training):
-        # `labels` carries the sentence embeddings through GAN's step.
-        return self.generator([z, labels], training=training)
+        # `labels` carries the text features through GAN's step.
+        return self.generator(self._generator_inputs(z, labels),
+                              training=training)
 
     def _discriminate(self, images, labels, training=True):
-        return self.discriminator([images, labels], training=training)
+        return self.discriminator(self._discriminator_inputs(images, labels),
+                                  training=training)
+
+    def _generator_inputs(self, z, text):
+        """Hook: the generator's inputs for latents and the step's text
+        features (sentence embeddings here; AttnGAN packs word features)."""
+        return [z, text]
+
+    def _discriminator_inputs(self, images, text):
+        """Hook: the discriminator's inputs for images and text features."""
+        return [images, text]
+
+    def _sentence(self, text):
+        """Hook: the sentence embeddings `[N, D]` within the text features
+        (what the conditioning augmentation reads)."""
+        return text
 
     def embed(self, captions):
         """Token ids `[N, T]` -> sentence embeddings `[N, D]` (frozen)."""
@@ -219,7 +235,7 @@ class StackGAN(GAN):
         return logs
 
     def _generator_objective(self, adversarial, fake, labels):
-        kl = self._reduce(self._conditioning.kl(labels))
+        kl = self._reduce(self._conditioning.kl(self._sentence(labels)))
         loss = adversarial + self.kl_weight * kl
         return loss, {"kl": self._local_mean(kl)}
 
@@ -279,9 +295,9 @@ class StackGAN(GAN):
             net = self.generator
             if use_ema is not False and self.ema_generator is not None:
                 net = self.ema_generator
-        out = [ops.convert_to_numpy(net([z[i:i + batch_size],
-                                         text[i:i + batch_size]],
-                                        training=False))
+        out = [ops.convert_to_numpy(net(self._generator_inputs(
+                   z[i:i + batch_size], text[i:i + batch_size]),
+                   training=False))
                for i in range(0, len(text), batch_size)]
         return np.concatenate(out, axis=0) if out else np.zeros(
             (0,) + tuple(self.image_shape or ()), "float32")

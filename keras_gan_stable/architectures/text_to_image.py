@@ -1,0 +1,155 @@
+"""AttnGAN and DM-GAN generators: an initial stage from the sentence and
+noise, then refinement stages driven by the caption's word features."""
+
+import keras
+from keras import layers
+
+from keras_gan_stable.architectures.stackgan import _check
+from keras_gan_stable.layers.conditioning_augmentation import (
+    ConditioningAugmentation)
+from keras_gan_stable.layers.dynamic_memory import DynamicMemory
+from keras_gan_stable.layers.word_attention import WordAttention
+
+
+def _check_sizes(image_size, refinement_stages):
+    _check("refinement_stages", refinement_stages, 1)
+    base = (image_size >> refinement_stages
+            if isinstance(image_size, int) and not isinstance(
+                image_size, bool) else 0)
+    if (not isinstance(image_size, int) or isinstance(image_size, bool)
+            or image_size & (image_size - 1) or base < 4):
+        raise ValueError(
+            "`image_size` should be a power of two with image_size / "
+            "2**refinement_stages >= 4 (the initial stage starts at 4 x 4). "
+            f"Received: `image_size={image_size!r}`, "
+            f"`refinement_stages={refinement_stages!r}`")
+    return base
+
+
+def _bn_relu(x, name):
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU()(x)
+
+
+def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
+                    image_size, refinement_stages, width, residual_blocks,
+                    max_words, channels, name):
+    for key, value in (("noise_dim", noise_dim), ("text_dim", text_dim),
+                       ("condition_dim", condition_dim), ("width", width),
+                       ("residual_blocks", residual_blocks),
+                       ("channels", channels)):
+        _check(key, value, 0 if key in ("noise_dim", "residual_blocks")
+               else 1)
+    if max_words is not None:
+        _check("max_words", max_words, 1)
+    base = _check_sizes(image_size, refinement_stages)
+    z = keras.Input((noise_dim + condition_dim,), name="z")
+    sentence = keras.Input((text_dim,), name="sentence")
+    words = keras.Input((max_words, text_dim), name="words")
+    mask = keras.Input((max_words,), name="mask")
+    # Initial stage F_0: [z, c] -> h_0 at `base` px.
+    x = ConditioningAugmentation(condition_dim, name="conditioning")(
+        [z, sentence])
+    blocks = base.bit_length() - 3  # 4 -> base
+    ch = width * min(8, 2 ** blocks)
+    x = layers.Dense(4 * 4 * ch, use_bias=False, name="initial_dense")(x)
+    x = _bn_relu(x, "initial_dense")
+    x = layers.Reshape((4, 4, ch))(x)
+    for i in range(blocks):
+        ch = max(width, ch // 2)
+        x = layers.UpSampling2D(2, interpolation="nearest")(x)
+        x = layers.Conv2D(ch, 3, padding="same", use_bias=False,
+                          name=f"initial_up{i}")(x)
+        x = _bn_relu(x, f"initial_up{i}")
+    # Refinement stages F_i: the words act on h_{i-1}, residual blocks
+    # refine the result and a x2 upsampling gives h_i.
+    for s in range(refinement_stages):
+        x = stage_layer(s, x, words, mask)
+        for r in range(residual_blocks):
+            y = layers.Conv2D(width, 3, padding="same", use_bias=False,
+                              name=f"stage{s}_res{r}a")(x)
+            y = _bn_relu(y, f"stage{s}_res{r}a")
+            y = layers.Conv2D(width, 3, padding="same", use_bias=False,
+                              name=f"stage{s}_res{r}b")(y)
+            y = layers.BatchNormalization(name=f"stage{s}_res{r}b_bn")(y)
+            x = layers.ReLU()(layers.Add()([x, y]))
+        x = layers.UpSampling2D(2, interpolation="nearest")(x)
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False,
+                          name=f"stage{s}_up")(x)
+        x = _bn_relu(x, f"stage{s}_up")
+    x = layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
+    x = layers.Activation("tanh", dtype="float32")(x)
+    return keras.Model([z, sentence, words, mask], x, name=name)
+
+
+def attngan_generator(noise_dim=100, text_dim=256, condition_dim=100,
+                      image_size=64, refinement_stages=1, width=32,
+                      residual_blocks=2, max_words=None, channels=3,
+                      name="attngan_generator"):
+    """AttnGAN's attentional generative network: `[z, sentence, words, mask]`
+    -> images in [-1, 1].
+
+    `z` `[B, noise_dim + condition_dim]` (its last `condition_dim` entries
+    are the conditioning augmentation's sample), `sentence` `[B, text_dim]`,
+    `words` `[B, T, text_dim]`, `mask` `[B, T]` (1 at words, 0 at padding).
+    The initial stage maps `[noise, CA(sentence)]` through a dense layer to
+    `4 x 4` and upsamples (nearest x2, 3x3 conv, BatchNorm, ReLU) to
+    `h_0` at `image_size / 2**refinement_stages` with `width` channels.
+    Each refinement stage computes the word-context features
+    `c = WordAttention([h, words, mask])`, joins `[h, c]` with a 3x3
+    convolution, applies `residual_blocks` residual blocks and upsamples x2;
+    a 3x3 convolution with tanh makes the image at `image_size`.
+
+    CPU-sized: 32 px with `image_size=32, refinement_stages=1` (16 px
+    initial stage), or stage 1 at 32 and stage 2 at 64 with
+    `image_size=64`. Only the last stage's image is output: the model is
+    trained with one discriminator on the final image, where the paper
+    has one per stage's image.
+
+    >>> g = attngan_generator(100, 64, 100, image_size=32, width=32)
+    >>> images = g([z, sentence, words, mask])   # [B, 32, 32, 3]
+
+    Reference:
+        Xu et al., "AttnGAN", CVPR 2018 (Section 3.1).
+    """
+
+    def stage(s, h, words, mask):
+        c = WordAttention(name=f"stage{s}_attention")([h, words, mask])
+        x = layers.Concatenate()([h, c])
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False,
+                          name=f"stage{s}_joint")(x)
+        return _bn_relu(x, f"stage{s}_joint")
+
+    return _text_generator(stage, noise_dim, text_dim, condition_dim,
+                           image_size, refinement_stages, width,
+                           residual_blocks, max_words, channels, name)
+
+
+def dmgan_generator(noise_dim=100, text_dim=256, condition_dim=100,
+                    image_size=64, refinement_stages=1, width=32,
+                    residual_blocks=2, memory_dim=None, max_words=None,
+                    channels=3, name="dmgan_generator"):
+    """DM-GAN's generator: an initial image from sentence and noise, then
+    dynamic-memory refinement. `[z, sentence, words, mask]` -> images.
+
+    Inputs and the initial stage as for `attngan_generator`. Each
+    refinement stage applies a `DynamicMemory` layer (memory writing gate
+    over the words and the mean image feature, key/value addressing per
+    pixel, response gate fusing the memory response with the image
+    features), then `residual_blocks` residual blocks and a x2 upsampling.
+
+    >>> g = dmgan_generator(100, 64, 100, image_size=32, width=32)
+
+    Reference:
+        Zhu et al., "DM-GAN", CVPR 2019 (Section 3).
+    """
+    if memory_dim is not None:
+        _check("memory_dim", memory_dim, 1)
+
+    def stage(s, h, words, mask):
+        return DynamicMemory(memory_dim, name=f"stage{s}_memory")(
+            [h, words, mask])
+
+    return _text_generator(stage, noise_dim, text_dim, condition_dim,
+                           image_size, refinement_stages, width,
+                           residual_blocks, max_words, channels, name)
