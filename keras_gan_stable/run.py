@@ -39,10 +39,10 @@ MAX_SAMPLES = 100_000
 MIN_STEPS_BETWEEN_WRITES = 100
 MAX_WRITES = 50
 
-# `train.augment: auto` (the `recommended` recipe) turns ADA on for image
-# sets smaller than this, as StyleGAN2-ADA does for small data; ADA's
-# strength starts at 0 and rises only while D is too sure of the real
-# images (BENCHMARKS.md, "Augmentation for small data").
+# `train.augment: auto` turns ADA on for image sets smaller than this, as
+# StyleGAN2-ADA advises for small data; ADA's strength starts at 0 and rises
+# only while D is too sure of the real images. Not a recipe's default: at
+# CPU budgets it did not help (BENCHMARKS.md, "Augmentation for small data").
 SMALL_DATA_IMAGES = 10_000
 
 # Data sources whose classes are known (labels are checked against them).

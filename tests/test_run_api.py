@@ -245,8 +245,8 @@ def test_config_dicts_are_not_mutated():
 
 
 @pytest.mark.parametrize("n, expected", [(9_999, "ada"), (10_000, None)])
-def test_recommended_turns_ada_on_for_fewer_than_10k_images(tmp_path, n,
-                                                            expected):
+def test_augment_auto_turns_ada_on_for_fewer_than_10k_images(tmp_path, n,
+                                                              expected):
     from keras_gan_stable.augment import AdaptiveAugment
     from keras_gan_stable.run import SMALL_DATA_IMAGES
 
@@ -256,8 +256,8 @@ def test_recommended_turns_ada_on_for_fewer_than_10k_images(tmp_path, n,
     np.savez(path, images=rng.uniform(-1, 1, (n, 8, 8, 1)).astype("float32"))
     config = RunConfig.from_recipe("recommended", overrides=[
         f"data.source={path}", "model.width=8", "model.latent_dim=8",
-        "output.fid_samples=0", "output.export=false"])
-    assert config.to_dict()["train"]["augment"] == "auto"
+        "output.fid_samples=0", "output.export=false",
+        "train.augment=auto"])
     job = Run(config, out_dir=str(tmp_path / "r"))
     assert job.config["train"]["augment"] == expected
     if expected is None:
@@ -270,8 +270,9 @@ def test_recommended_turns_ada_on_for_fewer_than_10k_images(tmp_path, n,
         build_gan(config, (8, 8, 1))
 
 
-def test_recommended_keeps_augmentation_off_for_points(tmp_path):
-    job = Run(RunConfig.from_recipe("recommended", overrides=POINTS),
+def test_augment_auto_keeps_augmentation_off_for_points(tmp_path):
+    job = Run(RunConfig.from_recipe("recommended",
+                                    overrides=POINTS + ["train.augment=auto"]),
               out_dir=str(tmp_path / "r"))
     assert job.config["train"]["augment"] is None
     assert job.gan.augment is None
