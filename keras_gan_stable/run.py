@@ -35,9 +35,11 @@ STATE_NAME = "run_state.json"
 MAX_SAMPLES = 100_000
 # Grids, curve plots and checkpoints are written at most once per this many
 # steps (every epoch when epochs are longer), and at most this many times in
-# a run (plus after the last epoch).
+# a run (plus after the last epoch). A curve plot and a sample plot cost
+# about 1 CPU-second together: on a 2D mixture (60,000 steps of ~3 ms) 50 of
+# them were a fifth of the training time, 20 are under a tenth.
 MIN_STEPS_BETWEEN_WRITES = 100
-MAX_WRITES = 50
+MAX_WRITES = 20
 
 # Data sources whose classes are known (labels are checked against them).
 KNOWN_CLASSES = {"digits": 10, "mnist": 10, "cifar10": 10}
@@ -833,6 +835,20 @@ class Run:
                    if e <= self.start_epoch)
         self.curves.history = {k: list(v[:keep]) for k, v in history.items()}
 
+    def _training_data(self):
+        """What `fit()` reads: the batches' stream, on TensorFlow as a
+        `tf.data` pipeline of blocks of batches (the same batches in the
+        same order, with one call into Python per block, not per batch)."""
+        import keras
+
+        data = self.batches
+        if keras.backend.backend() == "tensorflow" and hasattr(data,
+                                                                "blocks"):
+            from keras_gan_stable.backend import tf_data
+
+            return tf_data.batches_dataset(data)
+        return data.stream()
+
     def fit(self):
         """Trains (or finishes) the run; returns the summary dict."""
         import keras
@@ -853,7 +869,7 @@ class Run:
         gan, data = self.gan, self.batches
         logs = {}
         if self.start_batch:  # finish the interrupted epoch first
-            logs = gan.fit(data.stream(), epochs=self.start_epoch + 1,
+            logs = gan.fit(self._training_data(), epochs=self.start_epoch + 1,
                     initial_epoch=self.start_epoch,
                     steps_per_epoch=self.steps_per_epoch - self.start_batch,
                     **fit).history
@@ -861,7 +877,7 @@ class Run:
             data.set_state({"epoch": self.start_epoch})
         stopped = self.budget is not None and self.budget.stopped
         if self.start_epoch < self.epochs and not stopped:
-            logs = gan.fit(data.stream(), epochs=self.epochs,
+            logs = gan.fit(self._training_data(), epochs=self.epochs,
                            initial_epoch=self.start_epoch,
                            steps_per_epoch=self.steps_per_epoch,
                            **fit).history
