@@ -736,7 +736,7 @@ class Run:
             self.curves = TrainingCurves(
                 os.path.join(self.out_dir, "curves.png"), every=every,
                 history_path=os.path.join(self.out_dir, "history.json"),
-                title=f"{c['name']} ({c['recipe']})")
+                title=f"{c['name']} ({c['recipe']})", max_share=0.03)
             cbs.append(self.curves)
         if out["tensorboard"]:
             try:
