@@ -37,7 +37,7 @@ MAX_SAMPLES = 100_000
 # steps (every epoch when epochs are longer), and at most this many times in
 # a run (plus after the last epoch). A curve plot and a sample plot cost
 # about 1 CPU-second together: on a 2D mixture (60,000 steps of ~3 ms) 50 of
-# them were a fifth of the training time, 20 are under a tenth.
+# them were a sixth of the training CPU time, 20 under a tenth.
 MIN_STEPS_BETWEEN_WRITES = 100
 MAX_WRITES = 20
 
