@@ -35,9 +35,11 @@ STATE_NAME = "run_state.json"
 MAX_SAMPLES = 100_000
 # Grids, curve plots and checkpoints are written at most once per this many
 # steps (every epoch when epochs are longer), and at most this many times in
-# a run (plus after the last epoch).
+# a run (plus after the last epoch). A curve plot and a sample plot cost
+# about 1 CPU-second together: on a 2D mixture (60,000 steps of ~3 ms) 50 of
+# them were a sixth of the training CPU time, 20 under a tenth.
 MIN_STEPS_BETWEEN_WRITES = 100
-MAX_WRITES = 50
+MAX_WRITES = 20
 
 # `train.augment: auto` turns ADA on for image sets smaller than this, as
 # StyleGAN2-ADA advises for small data; ADA's strength starts at 0 and rises
@@ -773,7 +775,7 @@ class Run:
             self.curves = TrainingCurves(
                 os.path.join(self.out_dir, "curves.png"), every=every,
                 history_path=os.path.join(self.out_dir, "history.json"),
-                title=f"{c['name']} ({c['recipe']})")
+                title=f"{c['name']} ({c['recipe']})", max_share=0.03)
             cbs.append(self.curves)
         if out["tensorboard"]:
             try:
@@ -872,6 +874,23 @@ class Run:
                    if e <= self.start_epoch)
         self.curves.history = {k: list(v[:keep]) for k, v in history.items()}
 
+    def _training_data(self):
+        """What `fit()` reads: the batches' stream; for points (2D
+        mixtures, whose MLP step takes a few milliseconds) on TensorFlow, a
+        `tf.data` pipeline of blocks of batches (the same batches in the
+        same order, with one call into Python per block, not per batch).
+        Image steps are long enough that the per-batch call does not show
+        (and the block feed was not measured faster on the digits)."""
+        import keras
+
+        data = self.batches
+        if keras.backend.backend() == "tensorflow" and hasattr(
+                data, "blocks") and len(self.data_shape) == 1:
+            from keras_gan_stable.backend import tf_data
+
+            return tf_data.batches_dataset(data)
+        return data.stream()
+
     def fit(self):
         """Trains (or finishes) the run; returns the summary dict."""
         import keras
@@ -892,7 +911,7 @@ class Run:
         gan, data = self.gan, self.batches
         logs = {}
         if self.start_batch:  # finish the interrupted epoch first
-            logs = gan.fit(data.stream(), epochs=self.start_epoch + 1,
+            logs = gan.fit(self._training_data(), epochs=self.start_epoch + 1,
                     initial_epoch=self.start_epoch,
                     steps_per_epoch=self.steps_per_epoch - self.start_batch,
                     **fit).history
@@ -900,7 +919,7 @@ class Run:
             data.set_state({"epoch": self.start_epoch})
         stopped = self.budget is not None and self.budget.stopped
         if self.start_epoch < self.epochs and not stopped:
-            logs = gan.fit(data.stream(), epochs=self.epochs,
+            logs = gan.fit(self._training_data(), epochs=self.epochs,
                            initial_epoch=self.start_epoch,
                            steps_per_epoch=self.steps_per_epoch,
                            **fit).history

@@ -35,3 +35,32 @@ def assert_finite_images(dataset, message):
 
     return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True)
+
+
+def batches_dataset(batches):
+    """The batches of `batches.stream()` as a `tf.data.Dataset`, in the same
+    order, read block by block (`batches.blocks()`) and unbatched.
+
+    Keras feeds a Python generator to `fit()` through `tf.data` with one
+    call into Python per batch, a fixed cost that a small network's step
+    (a 2D mixture's MLP: a few milliseconds) feels; the blocks make it one
+    call per block. The stream's position is read when the first block is
+    drawn, as `stream()` does (after a checkpoint restore).
+    """
+    first = batches.batch(batches.epoch, batches.batch_index
+                          if batches.batch_index < batches.steps_per_epoch
+                          else 0)
+    parts = first if isinstance(first, tuple) else (first,)
+    # The batch dimension left open, as Keras' generator adapter does: the
+    # train step is traced for the same shapes, so it runs the same kernels
+    # (a static batch size can change the float results of a conv step).
+    signature = tuple(
+        tf.TensorSpec((None, None) + tuple(p.shape[1:]), tf.as_dtype(p.dtype))
+        for p in parts)
+    dataset = tf.data.Dataset.from_generator(batches.blocks,
+                                             output_signature=signature)
+    dataset = dataset.unbatch()
+    # In-memory arrays were checked for NaN/Inf when loaded (and lazy image
+    # folders decode to finite uint8): `GAN.fit` skips its per-batch check.
+    dataset._finite_checked = True
+    return dataset

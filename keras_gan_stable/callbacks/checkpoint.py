@@ -403,6 +403,37 @@ class ResumableBatches:
             epoch += 1
             start = 0
 
+    def blocks(self, max_batches=64, max_bytes=1 << 25):
+        """An endless generator of the batches of `stream()`, in the same
+        order, stacked into blocks of consecutive batches of one epoch
+        (`[k, batch_size, ...]`, or a tuple of those with labels): at most
+        `max_batches` batches and about `max_bytes` bytes per block.
+
+        A `tf.data` pipeline that unbatches the blocks hands `fit()` the
+        same batches as `stream()` with one Python call per block instead
+        of one per batch (`keras_gan_stable.backend.tf_data.
+        batches_dataset`). Like `stream()`, it starts at batch
+        `self.batch_index` of epoch `self.epoch`, read at the first draw.
+        """
+        epoch, index = self.epoch, self.batch_index
+        per_block = None
+        while True:
+            if index >= self.steps_per_epoch:
+                epoch, index = epoch + 1, 0
+                continue
+            first = self.batch(epoch, index)
+            parts = first if isinstance(first, tuple) else (first,)
+            if per_block is None:
+                size = sum(np.asarray(p).nbytes for p in parts)
+                per_block = int(max(1, min(max_batches,
+                                           max_bytes // max(size, 1))))
+            stop = min(index + per_block, self.steps_per_epoch)
+            rest = [self.batch(epoch, i) for i in range(index + 1, stop)]
+            rest = [b if isinstance(b, tuple) else (b,) for b in rest]
+            yield tuple(np.stack([p] + [b[j] for b in rest])
+                        for j, p in enumerate(parts))
+            index = stop
+
     def get_state(self, epoch=None, batch=0):
         """The position to resume from: the next batch `batch` of `epoch`."""
         state = {"epoch": int(self.epoch if epoch is None else epoch),

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import time
 
 import keras
 
@@ -73,17 +74,35 @@ class TrainingCurves(keras.callbacks.Callback):
         history_path: str or `None`. A JSON file of the values.
         every: int. Plot after every `every` epochs. Defaults to `1`.
         title: str or `None`. Figure title.
+        max_share: float in (0, 1) or `None`. Skip a plot due before the
+            end of training when plotting would take more than this share
+            of the process's CPU time since the previous plot (the last
+            plot's cost over the CPU seconds since it). The PNG is one file,
+            rewritten: a skipped plot only leaves it older, and the one at
+            the end of training is always drawn. Defaults to `None` (plot
+            every `every` epochs).
 
     >>> gan.fit(data, epochs=20, callbacks=[TrainingCurves("runs/x/curves.png")])
     """
 
-    def __init__(self, path, history_path=None, every=1, title=None):
+    def __init__(self, path, history_path=None, every=1, title=None,
+                 max_share=None):
         super().__init__()
         if isinstance(every, bool) or int(every) < 1:
             raise ValueError(
                 f"`every` should be a positive integer. Received: "
                 f"`every={every!r}`"
             )
+        if max_share is not None and (
+                isinstance(max_share, bool)
+                or not isinstance(max_share, (int, float))
+                or not 0.0 < max_share < 1.0):
+            raise ValueError(
+                "`max_share` should be a number in (0, 1) or None. "
+                f"Received: `max_share={max_share!r}`"
+            )
+        self.max_share = max_share
+        self._last_plot = None  # (CPU time when it ended, its CPU cost)
         self.path = path
         self.history_path = history_path
         self.every = int(every)
@@ -103,8 +122,15 @@ class TrainingCurves(keras.callbacks.Callback):
             if len(values) < n + 1:
                 values.append(None)
         # The JSON every epoch (cheap; a resumed run continues it), the
-        # plot every `every` epochs.
-        self.write(plot=(epoch + 1) % self.every == 0)
+        # plot every `every` epochs (within the CPU share).
+        self.write(plot=(epoch + 1) % self.every == 0
+                   and self._within_share())
+
+    def _within_share(self):
+        if self.max_share is None or self._last_plot is None:
+            return True
+        ended, cost = self._last_plot
+        return cost <= self.max_share * (time.process_time() - ended)
 
     def on_train_end(self, logs=None):
         if self.history["epoch"]:
@@ -114,7 +140,10 @@ class TrainingCurves(keras.callbacks.Callback):
         if plot:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)),
                         exist_ok=True)
+            start = time.process_time()
             plot_history(self.history, self.path, title=self.title)
+            end = time.process_time()
+            self._last_plot = (end, end - start)
         if self.history_path:
             tmp = self.history_path + ".tmp"
             with open(tmp, "w") as f:

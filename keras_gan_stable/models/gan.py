@@ -972,7 +972,8 @@ class GAN(gan_backend.GANTrainer, keras.Model):
             )
         x, y = self._check_fit_data(x, y, batch_size)
         if hasattr(x, "element_spec") and hasattr(x, "map") and (
-                not self.skip_nonfinite):
+                not self.skip_nonfinite) and not getattr(
+                    x, "_finite_checked", False):
             # Under the guard a non-finite batch is skipped and counted.
             from keras_gan_stable.backend import tf_data
 
