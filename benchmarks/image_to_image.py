@@ -339,6 +339,7 @@ def run_cyclegan(args):
             clf.predict(fake_b.reshape(k, -1)).mean()),
         "translated_ba_classified_a": float(
             1 - clf.predict(fake_a.reshape(k, -1)).mean()),
+        "train_images_per_domain": len(a_tr), "held_out_per_domain": k,
         **budget.info(),
     }
     row["grid"] = save_grid([a_te, fake_b, rec_a, b_te, fake_a],
@@ -420,13 +421,13 @@ def main():
         meta.update(
             args=vars(args), load_average_end=os.getloadavg(),
             task_wall_s=round(time.perf_counter() - wall, 1),
-            task_cpu_s=round(time.process_time() - cpu, 1),
-            train_images=len(train), held_out_images=len(test))
+            task_cpu_s=round(time.process_time() - cpu, 1))
+        if task != "cyclegan":     # CycleGAN counts its MNIST images itself
+            meta.update(train_images=len(train), held_out_images=len(test))
         out["results"][task] = results
         out["runs"][task] = meta
         print(f"\n{task} ({meta['task_cpu_s']:.0f} CPU-s, "
-              f"{meta['task_wall_s']:.0f} s, {len(train)} train / "
-              f"{len(test)} held-out images)")
+              f"{meta['task_wall_s']:.0f} s wall)")
         if task == "cyclegan":
             for key, value in results["cyclegan_mnist_inverted"].items():
                 print(f"  {key:<30}{value}")
