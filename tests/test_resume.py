@@ -406,3 +406,37 @@ def test_cli_resume_after_sigkill_mid_epoch_is_bitwise_exact(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["train", "--resume", str(tmp_path / "killed")])
     assert info.value.code == 2
+
+
+def test_a_stop_on_an_epochs_last_batch_is_saved(tmp_path):
+    """A time budget that runs out on the last batch of an epoch ends fit()
+    at an epoch boundary between two scheduled saves: that position must be
+    saved, or a resumed run would restart from the previous save."""
+
+    class StopAt(keras.callbacks.Callback):
+        def __init__(self, step):
+            super().__init__()
+            self.step = step
+
+        def on_train_batch_end(self, batch, logs=None):
+            if int(ops.convert_to_numpy(self.model.g_optimizer.iterations)) \
+                    == self.step:
+                self.model.stop_training = True
+
+    x = _images(64)
+    data = ResumableBatches(x, batch_size=16, seed=5)  # 4 steps an epoch
+    gan = _tiny_gan()
+    gan.compile()
+    ckpt = ResumableCheckpoint(str(tmp_path), data=data, verbose=0,
+                               save_every_epochs=100)
+    gan.fit(data.stream(), steps_per_epoch=4, epochs=10, verbose=0,
+            callbacks=[StopAt(8), ckpt])  # the last batch of epoch 2
+    saved = _values(gan)
+    assert [os.path.basename(p) for p in list_checkpoints(str(tmp_path))] \
+        == ["ckpt-0000000008"]
+    gan2 = _tiny_gan()
+    gan2.compile()
+    meta = restore_checkpoint(gan2, str(tmp_path))
+    assert meta["epoch"] == 2 and meta["batch"] == 0
+    for a, b in zip(saved, _values(gan2)):
+        np.testing.assert_array_equal(a, b)

@@ -723,9 +723,13 @@ class ResumableCheckpoint(keras.callbacks.BackupAndRestore):
                 self.save(epoch=epoch, batch=batch)
             self._epoch_cut = (epoch, batch)
             return
-        if self.save_every_epochs and (epoch + 1) % self.save_every_epochs == 0:
-            if self._streak == 0:
-                self.save(epoch=epoch + 1)
+        due = (self.save_every_epochs
+               and (epoch + 1) % self.save_every_epochs == 0)
+        # fit() stopped on an epoch's last batch (a time budget): this is
+        # where a resumed run starts, so it is saved whatever the interval.
+        stopping = bool(getattr(self.model, "stop_training", False))
+        if (due or stopping) and self._streak == 0:
+            self.save(epoch=epoch + 1)
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
