@@ -6,6 +6,17 @@ import sys
 import time
 
 
+def threads_from_argv():
+    """Applies `--threads N` of the command line to the thread-count
+    environment variables of TensorFlow, OpenMP and MKL; call it before
+    TensorFlow or PyTorch is imported."""
+    if "--threads" in sys.argv:
+        n = sys.argv[sys.argv.index("--threads") + 1]
+        for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = n
+
+
 def cpu_model():
     """The CPU's model name from /proc/cpuinfo (or `platform.processor()`)."""
     try:

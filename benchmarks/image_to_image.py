@@ -40,25 +40,16 @@ import os
 import sys
 import time
 
-
-def _threads_from_argv():
-    """`--threads N` must act before TensorFlow starts."""
-    if "--threads" in sys.argv:
-        n = sys.argv[sys.argv.index("--threads") + 1]
-        for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                    "TF_NUM_INTEROP_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = n
-
-
-_threads_from_argv()
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+from _machine import run_metadata, threads_from_argv  # noqa: E402
+
+threads_from_argv()  # `--threads N` acts before TensorFlow starts
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import keras  # noqa: E402
-from _machine import run_metadata  # noqa: E402
 
 import keras_gan_stable as kgs  # noqa: E402
 from keras_gan_stable.data import degradations  # noqa: E402

@@ -51,20 +51,11 @@ import os
 import sys
 import time
 
+from _machine import run_metadata, threads_from_argv
 
-def _threads_from_argv():
-    """`--threads N` must act before TensorFlow or PyTorch start."""
-    if "--threads" in sys.argv:
-        n = sys.argv[sys.argv.index("--threads") + 1]
-        for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                    "TF_NUM_INTEROP_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = n
-
-
-_threads_from_argv()
+threads_from_argv()  # `--threads N` acts before TensorFlow or PyTorch start
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from _machine import run_metadata  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
