@@ -51,7 +51,9 @@ def test_blocks_are_the_stream_from_any_position(labels, start):
 
 
 def test_tf_dataset_holds_the_stream():
-    pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow", reason="the tf.data pipeline of blocks "
+                        "is built on TensorFlow only (the default backend; CI "
+                        "installs it)")
     from keras_gan_stable.backend import tf_data
 
     rng = np.random.default_rng(1)
