@@ -38,8 +38,18 @@ in the features of one classifier trained on the held-out images
 - modes: classes predicted for at least 2% of the samples (10 is best), and
   the KL divergence of the predicted-class histogram from uniform.
 
+StyleGAN2 runs can also be scored under truncation (`--truncation`: FID,
+modes, precision and recall at psi 1.0, 0.7 and 0.5; `--figures DIR`
+writes a sample grid per psi and a style-mixing grid); `--steps N` trains
+each recipe for exactly N G steps instead of CPU budgets (equal-step
+comparisons, e.g. `stylegan2` against `stylegan2-ada` on
+`--train-images 2000`); `--continue-from JSON` extends an earlier call's
+runs (same `--work`) to later budgets, keeping its rows.
+
     python benchmarks/mnist_quality.py                  # budgets 2,5,10
     python benchmarks/mnist_quality.py --budgets 1,2 --recipes dcgan,recommended
+    python benchmarks/mnist_quality.py --budgets 10,20 --recipes stylegan2 \
+        --truncation --figures /tmp/figures
 
 Writes `benchmarks/results/mnist_quality.json` (rows appended per recipe as
 they finish, so a long run can be read while it goes).
@@ -143,20 +153,27 @@ def newest_step(run_dir):
 
 
 def train_recipe_budgets(recipe, data_path, budgets_s, scorer, work,
-                         seed=0, overrides=()):
+                         seed=0, overrides=(), done_rows=()):
     """Trains `recipe` through the run API, scored at each CPU budget;
-    `overrides`: extra `KEY=VALUE` settings (the `--set` of the CLI)."""
+    `overrides`: extra `KEY=VALUE` settings (the `--set` of the CLI).
+
+    `done_rows`: the rows of an earlier call on the same `work` folder (its
+    run folder stopped at the last of them): those budgets are kept, and
+    the run is resumed from there for the later ones."""
     import keras
 
     from keras_gan_stable.run import Run, load_gan, resolve_config
 
     out = os.path.join(work, recipe)
-    rows, spent = [], 0.0
-    for i, budget in enumerate(budgets_s):
+    rows = [dict(r, carried_over=True) for r in done_rows]
+    spent = rows[-1]["budget_s"] if rows else 0.0
+    for budget in budgets_s:
+        if budget <= spent:
+            continue
         minutes = (budget - spent) / 60.0
         keras.backend.clear_session()
         c0, w0 = time.process_time(), time.perf_counter()
-        if i == 0:
+        if spent == 0.0:
             config = resolve_config(
                 recipe=recipe, data=data_path, out=out, overrides=[
                     f"train.seed={seed}", "train.images=null",
@@ -180,6 +197,88 @@ def train_recipe_budgets(recipe, data_path, budgets_s, scorer, work,
                      "g_steps": newest_step(out), **scorer(fake)})
         print(f"    {budget / 60:5g} CPU-min: {rows[-1]}", flush=True)
     return rows
+
+
+def train_recipe_steps(recipe, data_path, steps, scorer, work, seed=0,
+                       overrides=()):
+    """One fresh run of `recipe` for exactly `steps` G steps (no time
+    budget; the CPU-seconds it took are recorded), scored at its end."""
+    import keras
+
+    from keras_gan_stable.recipes import get_recipe
+    from keras_gan_stable.run import Run, load_gan, resolve_config
+
+    t = get_recipe(recipe)["train"]
+    out = os.path.join(work, recipe + "".join(f"[{o}]" for o in overrides))
+    keras.backend.clear_session()
+    config = resolve_config(
+        recipe=recipe, data=data_path, out=out, overrides=[
+            f"train.seed={seed}",
+            f"train.images={steps * t['batch_size'] * t['n_critic']}",
+            "output.fid_samples=0", "output.export=false", *overrides])
+    c0, w0 = time.process_time(), time.perf_counter()
+    summary = Run(config, out_dir=out, verbose=0).fit()
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    keras.backend.clear_session()
+    gan, _ = load_gan(out)
+    row = {"planned_g_steps": steps, "stage_cpu_s": cpu, "stage_wall_s": wall,
+           "train_cpu_s": summary["train_cpu_seconds"],
+           "g_steps": newest_step(out),
+           **scorer(gan.generate(NUM_SAMPLES, seed=1234))}
+    print(f"    {steps} G steps: {row}", flush=True)
+    return [row]
+
+
+def truncation_rows(recipe, work, scorer, figures=None):
+    """StyleGAN2 runs: FID, modes, precision and recall (k = 3, in the
+    scorer's features, against as many held-out images) at truncation psi
+    1.0, 0.7 and 0.5 of the run's final generator; with `figures`, a
+    folder, also writes its sample grid at each psi and a style-mixing
+    grid there."""
+    import keras
+    import numpy as np
+
+    from keras_gan_stable.metrics.precision_recall import precision_recall
+    from keras_gan_stable.run import load_gan
+    from keras_gan_stable.utils.style_figures import save_style_mixing_grid
+
+    keras.backend.clear_session()
+    gan, _ = load_gan(os.path.join(work, recipe))
+    rows = []
+    for psi in (1.0, 0.7, 0.5):
+        fake = np.asarray(gan.generate(NUM_SAMPLES, seed=1234,
+                                       truncation_psi=psi), "float32")
+        f_fake = scorer.features.predict(fake, verbose=0, batch_size=500)
+        precision, recall = precision_recall(
+            scorer.f_real[:NUM_SAMPLES], f_fake, k=3)
+        rows.append({"truncation_psi": psi, **scorer(fake),
+                     "precision": float(precision), "recall": float(recall)})
+        print(f"    psi {psi}: {rows[-1]}", flush=True)
+        if figures:
+            save_grid(fake[:64], os.path.join(
+                figures, f"{recipe}_psi{psi:g}.png"))
+    if figures:
+        save_style_mixing_grid(gan, os.path.join(
+            figures, f"{recipe}_style_mixing.png"), row_seeds=[1, 2, 3, 4, 5],
+            col_seeds=[6, 7, 8, 9, 10, 11], scale=2)
+    return rows
+
+
+def save_grid(images, path, columns=8):
+    """An 8-wide PNG grid of images in [-1, 1], pixels doubled."""
+    import numpy as np
+    from PIL import Image
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    x = np.clip((np.asarray(images) + 1.0) * 127.5, 0, 255).astype("uint8")
+    n, h, w, c = x.shape
+    rows = -(-n // columns)
+    grid = np.zeros((rows * h, columns * w, c), "uint8")
+    for i in range(n):
+        r, col = divmod(i, columns)
+        grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = x[i]
+    grid = grid.repeat(2, 0).repeat(2, 1)
+    Image.fromarray(grid[..., 0] if c == 1 else grid).save(path)
 
 
 # Recipes whose schedule follows the run's length (progressive growing: the
@@ -334,6 +433,19 @@ def main():
                    help=".keras path: load the feature classifier from there "
                    "(trained and saved there first), so that several "
                    "processes score in the same features")
+    p.add_argument("--continue-from", default=None, metavar="JSON",
+                   help="an earlier result file of these recipes on the same "
+                   "--work folder: its rows are kept and each run resumes "
+                   "from its last budget for the later --budgets")
+    p.add_argument("--steps", type=int, default=None,
+                   help="instead of CPU budgets, one run of exactly this many "
+                   "G steps per recipe (equal-step comparisons)")
+    p.add_argument("--truncation", action="store_true",
+                   help="StyleGAN2 recipes: also score truncation psi 1.0, "
+                   "0.7, 0.5 with precision and recall at the last budget")
+    p.add_argument("--figures", default=None,
+                   help="with --truncation: a folder for sample grids at each "
+                   "psi and a style-mixing grid")
     p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                    help="only join these result files into --out and print "
                    "the table")
@@ -380,15 +492,34 @@ def main():
                "budgets_cpu_min": [b / 60 for b in budgets],
                "samples": NUM_SAMPLES, "real_images_score": real_score,
                "threads": args.threads, **run_metadata(), "results": []}
+    earlier = {}
+    if args.continue_from:
+        with open(args.continue_from) as f:
+            earlier = {r["method"]: r["rows"] for r in json.load(f)["results"]}
+        payload["continued_from"] = args.continue_from
+    if args.steps:
+        payload["path"] = ("run API, default callbacks; one run of "
+                           f"{args.steps} G steps per recipe")
+        payload["steps"] = args.steps
     for recipe in [r for r in args.recipes.split(",") if r]:
         print(f"  {recipe}", flush=True)
-        train = (train_sized_budgets if recipe in SIZED_RECIPES
-                 else train_recipe_budgets)
-        rows = train(recipe, data_path, budgets, scorer, args.work,
-                     args.seed, args.overrides)
         name = recipe + "".join(f"[{o}]" for o in args.overrides)
-        payload["results"].append({"method": name, "rows": rows,
-                                   "overrides": args.overrides})
+        if args.steps:
+            rows = train_recipe_steps(recipe, data_path, args.steps, scorer,
+                                      args.work, args.seed, args.overrides)
+        elif recipe in SIZED_RECIPES:
+            rows = train_sized_budgets(recipe, data_path, budgets, scorer,
+                                       args.work, args.seed, args.overrides)
+        else:
+            rows = train_recipe_budgets(recipe, data_path, budgets, scorer,
+                                        args.work, args.seed, args.overrides,
+                                        done_rows=earlier.get(name, ()))
+        result = {"method": name, "rows": rows, "overrides": args.overrides}
+        if args.truncation and recipe.startswith("stylegan2") \
+                and not args.steps:
+            result["truncation"] = truncation_rows(recipe, args.work, scorer,
+                                                   args.figures)
+        payload["results"].append(result)
         write_json(args.out, payload)
     if not args.no_torch:
         print("  plain PyTorch DCGAN", flush=True)
@@ -403,17 +534,33 @@ def main():
 
 
 def print_table(payload):
-    budgets = [60.0 * b for b in payload["budgets_cpu_min"]]
     real_score = payload["real_images_score"]
-    header = "".join(f" | {b / 60:g} CPU-min" for b in budgets)
+    if payload.get("steps"):
+        cols = [None]
+        header = f" | {payload['steps']} G steps (CPU-s)"
+    else:
+        cols = sorted({r["budget_s"] for res in payload["results"]
+                       for r in res["rows"]})
+        header = "".join(f" | {b / 60:g} CPU-min" for b in cols)
     print(f"\n| method{header} |")
-    print("| --- " * (len(budgets) + 1) + "|")
+    print("| --- " * (len(cols) + 1) + "|")
     for res in payload["results"]:
-        cells = "".join(f" | {r['classifier_fid']:.2f} / {r['modes']} / "
-                        f"{r['g_steps']}" for r in res["rows"])
+        by = {r.get("budget_s"): r for r in res["rows"]}
+        cells = "".join(
+            f" | {by[b]['classifier_fid']:.2f} / {by[b]['modes']} / "
+            f"{by[b]['g_steps'] if b else round(by[b]['train_cpu_s'])}"
+            if b in by else " | -" for b in cols)
         print(f"| {res['method']}{cells} |")
     print(f"| real training images | {real_score['classifier_fid']:.2f} / "
           f"{real_score['modes']} |")
+    for res in payload["results"]:
+        if res.get("truncation"):
+            print(f"\n{res['method']}: | psi | FID | modes | precision | "
+                  "recall |")
+            for r in res["truncation"]:
+                print(f"| {r['truncation_psi']} | {r['classifier_fid']:.2f} "
+                      f"| {r['modes']} | {r['precision']:.3f} | "
+                      f"{r['recall']:.3f} |")
 
 
 if __name__ == "__main__":
