@@ -162,9 +162,35 @@ class TaskConfig:
     holdout: int = 64
 
 
+@dataclasses.dataclass
+class TextConfig:
+    """Text-to-image runs (`keras_gan_stable.text_run`; model.architecture
+    stackgan, attngan or dmgan); the defaults are in `utils.config`."""
+    max_length: int = 24
+    embedding_dim: int = 16
+    feature_dim: int = 32
+    condition_dim: int = 16
+    refinement_stages: int = 1
+    residual_blocks: int = 1
+    damsm: Optional[str] = None
+    damsm_steps: int = 300
+    damsm_batch_size: int = 20
+    damsm_learning_rate: float = 2e-3
+    damsm_weight: float = 5.0
+    kl_weight: float = 2.0
+    mismatch_weight: float = 0.5
+    holdout: int = 64
+    grid_captions: Optional[List[str]] = None
+    grid_seeds: int = 8
+    text_folder: Optional[str] = None
+    classifier_images: int = 1500
+    classifier_epochs: int = 10
+    eval_damsm_steps: int = 300
+
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
              "output": OutputConfig, "export": ExportConfig,
-             "task": TaskConfig}
+             "task": TaskConfig, "text": TextConfig}
 
 
 @dataclasses.dataclass
@@ -191,6 +217,7 @@ class RunConfig:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
+    text: TextConfig = dataclasses.field(default_factory=TextConfig)
 
     def __post_init__(self):
         for key, cls in _SECTIONS.items():
@@ -423,6 +450,27 @@ def _task_name(config):
     return task.get("name") if isinstance(task, dict) else None
 
 
+def _is_text(config):
+    """Whether a config is a text-to-image run's (its architecture)."""
+    if isinstance(config, RunConfig):
+        arch = config.model.architecture
+    else:
+        model = config.get("model") if isinstance(config, dict) else None
+        arch = model.get("architecture") if isinstance(model, dict) else None
+    return arch in cfg.TEXT_ARCHITECTURES
+
+
+def _run_is_text(source):
+    """Whether the run folder `source` is a text-to-image run."""
+    path = os.path.join(source, "config.yaml")
+    if not os.path.isfile(path):
+        return False
+    try:
+        return _is_text(cfg.load_config_file(path))
+    except ConfigError:
+        return False
+
+
 def _run_task(source):
     """The task of the run folder `source` (from its config.yaml), or None."""
     path = os.path.join(source, "config.yaml")
@@ -508,6 +556,10 @@ class Run:
             from keras_gan_stable.task_run import TaskRun
 
             cls = TaskRun
+        elif cls is Run and config is not None and _is_text(config):
+            from keras_gan_stable.text_run import TextRun
+
+            cls = TextRun
         return super().__new__(cls)
 
     def __init__(self, config, out_dir=None, resume=False, verbose="auto"):
