@@ -1090,6 +1090,12 @@ def load_gan(source):
                 "or a SavedModel folder."
             )
         config = _as_dict(cfg.load_config_file(config_path))
+        if _is_text(config):
+            from keras_gan_stable.text_run import load_text_run
+
+            gan, tokenizer, config = load_text_run(source)
+            gan.tokenizer = tokenizer  # what `generate(captions=...)` reads
+            return gan, config
         if _task_name(config):
             raise ConfigError(
                 f"{source} is an image-to-image run (task "
@@ -1264,6 +1270,11 @@ def write_samples(source, out, num=64, seed=0, truncation_psi=None,
         )
     parent = os.path.dirname(os.path.abspath(out))
     _check_writable(parent, "--out")
+    if os.path.isdir(source) and _run_is_text(source):
+        raise ConfigError(
+            f"{source} is a text-to-image run: pass the captions, e.g. "
+            f"`keras-gan-stable sample {source} --caption \"a small red "
+            f"circle on the left\" --out {out}`.")
     sm = _saved_model_dir(source)
     if figure:
         if sm:
@@ -1316,6 +1327,10 @@ def evaluate_run(source, data=None, num=1000, seed=0):
     if not (isinstance(num, int) and 1 <= num <= MAX_SAMPLES):
         raise ConfigError(f"-n should be in [1, {MAX_SAMPLES}]. Received: "
                           f"-n {num}.")
+    if os.path.isdir(source) and _run_is_text(source):
+        from keras_gan_stable.text_run import evaluate_text_run
+
+        return evaluate_text_run(source, data=data)
     gan, config = load_gan(source)
     config = config or copy.deepcopy(cfg.DEFAULT_CONFIG)
     if data:
@@ -1339,6 +1354,11 @@ def export_run(source, out, version=1, overwrite=False,
         raise ConfigError(f"--version should be >= 0. Received: --version "
                           f"{version}.")
     _check_writable(out, "--out")
+    if os.path.isdir(source) and _run_is_text(source):
+        from keras_gan_stable.text_run import export_text_run
+
+        return export_text_run(source, out, version=version,
+                               overwrite=overwrite, format=format)
     if _run_task(source):
         from keras_gan_stable.task_apply import export_task_run
 

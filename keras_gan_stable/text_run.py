@@ -237,6 +237,39 @@ def pretrain_damsm(damsm, images, ids, counts, steps, batch_size,
     return damsm
 
 
+def load_damsm(path):
+    """The DAMSM of a `.keras` file, trainable (the GAN freezes it).
+
+    A DAMSM saved frozen is loaded with `trainable=False` layers whose new
+    variables are still marked trainable, and freezing it again leaves
+    them so; making it trainable first lets the GAN's freeze reach every
+    variable, so the GAN's variables are listed (and checkpointed) in the
+    same order however the DAMSM was made."""
+    import keras
+
+    import keras_gan_stable
+
+    keras_gan_stable.register_all()
+    damsm = keras.saving.load_model(path, compile=False)
+    damsm.trainable = True
+    for layer in (damsm.text_encoder, damsm.image_encoder):
+        layer.trainable = True
+    return damsm
+
+
+def reload_damsm(damsm):
+    """`damsm` saved to `.keras` and loaded back: the GAN then holds the
+    DAMSM built as `load_text_run` and `--resume` build it from
+    `RUN/text/damsm.keras` (its variables in the same order, which the
+    checkpoints rely on), whether it was just trained or read."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, DAMSM_FILE)
+        damsm.save(path)
+        return load_damsm(path)
+
+
 def build_text_gan(config, image_shape, damsm, total_steps=None):
     """The compiled `StackGAN` / `AttnGAN` / `DMGAN` of a text config for
     images of `image_shape` `(S, S, C)`, conditioned by `damsm`'s frozen
@@ -401,14 +434,8 @@ class TextRun(runs.Run):
                               steps_per_epoch=steps)
 
     def _damsm(self):
-        import keras
-
         if self._damsm_source is not None:
-            keras_path = os.path.join(self._damsm_source, DAMSM_FILE)
-            import keras_gan_stable
-
-            keras_gan_stable.register_all()
-            damsm = keras.saving.load_model(keras_path, compile=False)
+            damsm = load_damsm(os.path.join(self._damsm_source, DAMSM_FILE))
             self.damsm_pretrain = {"from": self._damsm_source}
             return damsm
         text, t = self.config["text"], self.config["train"]
@@ -419,7 +446,7 @@ class TextRun(runs.Run):
                        text["damsm_steps"], text["damsm_batch_size"],
                        text["damsm_learning_rate"], t["seed"])
         self.damsm_pretrain = {"steps": text["damsm_steps"]}
-        return damsm
+        return reload_damsm(damsm)
 
     def _build_model(self):
         import keras
@@ -595,8 +622,7 @@ def load_text_run(source):
 
     keras_gan_stable.register_all()
     tokenizer = load_tokenizer(os.path.join(folder, TOKENIZER_FILE))
-    damsm = keras.saving.load_model(os.path.join(folder, DAMSM_FILE),
-                                    compile=False)
+    damsm = load_damsm(os.path.join(folder, DAMSM_FILE))
     state = runs._read_json(state_path, "run state")
     shape = tuple(int(s) for s in state["data_shape"])
     gan = build_text_gan(config, shape, damsm)
@@ -677,3 +703,31 @@ def write_caption_samples(source, captions, out, num=1, seed=0):
 
         save_image_grid(images, out, nrow=num)
     return out
+
+
+def evaluate_text_run(source, data=None):
+    """`text_metrics` of a text run folder on its held-out captions (the
+    data of its config, or `data`)."""
+    gan, tokenizer, config = load_text_run(source)
+    if data:
+        config["data"]["source"] = data
+    _, _, test = load_captioned(config)
+    return text_metrics(gan, tokenizer, test, config, source)
+
+
+def export_text_run(source, out, version=1, overwrite=False,
+                    format="saved_model"):
+    """`export_text_to_image` of a text run folder (strings + seed ->
+    uint8 images); SavedModel only."""
+    from keras_gan_stable.export_text import export_text_to_image
+
+    if format != "saved_model":
+        raise ConfigError(
+            f"--format {format}: a text-to-image run exports a SavedModel "
+            "only (its signature takes strings). Drop --format.")
+    gan, tokenizer, _ = load_text_run(source)
+    try:
+        return export_text_to_image(gan, tokenizer, path=out,
+                                    version=version, overwrite=overwrite)
+    except ValueError as e:
+        raise ConfigError(" ".join(str(e).split())) from None
