@@ -688,8 +688,12 @@ def write_caption_samples(source, captions, out, num=1, seed=0):
         raise ConfigError(
             f"--caption applies to text-to-image runs (--recipe stackgan, "
             f"attngan or dmgan); {source} is not one. Drop --caption.")
-    gan, tokenizer, _ = load_text_run(source)
-    ids = tokenize_captions(tokenizer, captions)
+    path = os.path.join(text_dir(source), TOKENIZER_FILE)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{source}: no {TEXT_DIR}/{TOKENIZER_FILE} there. "
+                          "Train the run first, or --resume it.")
+    ids = tokenize_captions(load_tokenizer(path), captions)
+    gan, _, _ = load_text_run(source)
     images = caption_grid(gan, ids, [seed + i for i in range(num)])
     os.makedirs(parent, exist_ok=True)
     if kind == "npy":
