@@ -220,7 +220,8 @@ def pretrain_damsm(damsm, images, ids, counts, steps, batch_size,
     import keras
 
     damsm.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    if not steps:
+    if not steps:  # built all the same (it is saved and loaded built)
+        damsm({"images": images[:1], "captions": ids[:1, 0]})
         return damsm
     batch_size = min(int(batch_size), len(images))
 
