@@ -171,6 +171,7 @@ class TextConfig:
     feature_dim: int = 32
     condition_dim: int = 16
     refinement_stages: int = 1
+    stage_discriminators: bool = False
     residual_blocks: int = 1
     damsm: Optional[str] = None
     damsm_steps: int = 300

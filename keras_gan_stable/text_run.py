@@ -280,7 +280,9 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
     stage-I generator and matching-aware discriminator; AttnGAN's
     attentional / DM-GAN's dynamic-memory generator with
     `text.refinement_stages` refinement stages (each doubling the size)
-    and the same discriminator on the final image. `model.latent_dim` is
+    and the same discriminator on the final image, or, with
+    `text.stage_discriminators`, one per stage's image
+    (`multi_stage_discriminator`). `model.latent_dim` is
     `noise + text.condition_dim`.
     """
     from keras_gan_stable.architectures import stackgan as arch
@@ -298,9 +300,20 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
             f"Invalid config value model.latent_dim={model['latent_dim']}: "
             f"it is noise + text.condition_dim ({cond}), so it should be "
             f"more than {cond}. Set model.latent_dim={cond + 32}.")
-    d = arch.stackgan_stage1_discriminator(
-        image_size=size, embedding_dim=dim, condition_dim=cond, width=width,
-        channels=channels)
+    stages = 1
+    if name != "stackgan" and text["stage_discriminators"]:
+        stages = text["refinement_stages"] + 1
+    if stages == 1:
+        d = arch.stackgan_stage1_discriminator(
+            image_size=size, embedding_dim=dim, condition_dim=cond,
+            width=width, channels=channels)
+    else:  # AttnGAN's D_0..D_K, stage k at size / 2**(K - k)
+        d = text_to_image.multi_stage_discriminator(
+            [arch.stackgan_stage1_discriminator(
+                image_size=size >> (stages - 1 - k), embedding_dim=dim,
+                condition_dim=cond, width=width, channels=channels,
+                name=f"stage{k}_discriminator") for k in range(stages)],
+            size, channels)
     kwargs = dict(kl_weight=text["kl_weight"],
                   mismatch_weight=text["mismatch_weight"], seed=t["seed"])
     if t["ema"] is not None:
@@ -320,13 +333,14 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
                     image_size=size,
                     refinement_stages=text["refinement_stages"],
                     width=width, residual_blocks=text["residual_blocks"],
-                    channels=channels)
+                    channels=channels, stage_images=stages > 1)
         if name == "attngan":
             from keras_gan_stable.models.attngan import AttnGAN as cls
         else:
             from keras_gan_stable.models.dmgan import DMGAN as cls
         gan = cls(g, d, latent_dim=model["latent_dim"], damsm=damsm,
-                  damsm_weight=text["damsm_weight"], **kwargs)
+                  damsm_weight=text["damsm_weight"], image_stages=stages,
+                  **kwargs)
     d_steps = None if total_steps is None else total_steps * t["n_critic"]
     gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
                 g_optimizer=cfg.make_optimizer(t["g_optimizer"], total_steps),

@@ -118,6 +118,7 @@ DEFAULT_CONFIG = {
         "feature_dim": 32,
         "condition_dim": 16,
         "refinement_stages": 1,
+        "stage_discriminators": False,
         "residual_blocks": 1,
         "damsm": None,
         "damsm_steps": 300,
@@ -586,6 +587,9 @@ def validate_text(config):
     v = text.get("damsm_learning_rate")
     if not (_is_num(v) and v > 0):
         _fail("text.damsm_learning_rate", v, "a number > 0, e.g. 2e-3")
+    if not isinstance(text.get("stage_discriminators"), bool):
+        _fail("text.stage_discriminators", text.get("stage_discriminators"),
+              "true (a discriminator per stage, AttnGAN / DM-GAN) or false")
     v = text.get("mismatch_weight")
     if not (_is_num(v) and 0 <= v <= 1):
         _fail("text.mismatch_weight", v, "a number in [0, 1]")
