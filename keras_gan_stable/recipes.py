@@ -170,8 +170,8 @@ RECIPES["stylegan2-ada"]["train"].update(
 # Losses and optimizers as the papers: the GAN-CLS matching-aware D, the
 # conditioning augmentation's KL (StackGAN 2, AttnGAN / DM-GAN code 1),
 # DAMSM lambda 5 (CUB) in G's objective for AttnGAN and DM-GAN, Adam 2e-4
-# with beta_1 0.5. One discriminator on the final image (the papers: one
-# per stage). Budgets: about 17 CPU-minutes of steps each (measured on 2
+# with beta_1 0.5. One discriminator on the final image; the papers have
+# one per stage (`--set text.stage_discriminators=true`, not yet measured). Budgets: about 17 CPU-minutes of steps each (measured on 2
 # cores, batch 32: StackGAN 0.062 s a step, AttnGAN 0.099, DM-GAN 0.103),
 # the 20-30 minutes with the DAMSM pretraining and the metrics.
 _TEXT_TRAIN = {"loss": "non_saturating", "penalty": None, "n_critic": 1,

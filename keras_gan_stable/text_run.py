@@ -631,8 +631,6 @@ def load_text_run(source):
         raise ConfigError(
             f"{source}: the text-to-image run has no checkpoint (or lacks "
             f"{TEXT_DIR}/{DAMSM_FILE}). Train it first, or --resume it.")
-    import keras
-
     import keras_gan_stable
 
     keras_gan_stable.register_all()
