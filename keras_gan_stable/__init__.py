@@ -109,6 +109,9 @@ _LAZY = {
     "dmgan_generator": ("keras_gan_stable.architectures.text_to_image", "dmgan_generator"),
     "WordAttention": ("keras_gan_stable.layers.word_attention", "WordAttention"),
     "DynamicMemory": ("keras_gan_stable.layers.dynamic_memory", "DynamicMemory"),
+    "TextRun": ("keras_gan_stable.text_run", "TextRun"),
+    "load_text_run": ("keras_gan_stable.text_run", "load_text_run"),
+    "write_caption_samples": ("keras_gan_stable.text_run", "write_caption_samples"),
 }
 
 
@@ -230,4 +233,7 @@ __all__ = [
     "dmgan_generator",
     "WordAttention",
     "DynamicMemory",
+    "TextRun",
+    "load_text_run",
+    "write_caption_samples",
 ]

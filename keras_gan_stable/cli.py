@@ -101,6 +101,9 @@ def _check_num(num, flag="-n"):
 def cmd_sample(args):
     from keras_gan_stable.run import write_samples
 
+    if args.caption is not None:
+        return _sample_captions(args)
+    args.num = 64 if args.num is None else args.num
     _check_num(args.num)
     path = _usage(write_samples, args.source, args.out, args.num, args.seed,
                   truncation_psi=args.truncation_psi,
@@ -109,6 +112,38 @@ def cmd_sample(args):
             "the w-space walk" if path.lower().endswith(".gif") else
             f"{args.num} samples")
     print(f"Wrote {what} to {path}")
+    return 0
+
+
+def _sample_captions(args):
+    """`sample RUN --caption ...`: a row per caption, -n seeds."""
+    import warnings
+
+    from keras_gan_stable.text_run import TOKENIZER_FILE
+    from keras_gan_stable.text_run import load_tokenizer
+    from keras_gan_stable.text_run import text_dir
+    from keras_gan_stable.text_run import unknown_words
+    from keras_gan_stable.text_run import write_caption_samples
+
+    if args.truncation_psi is not None or args.style_mixing is not None:
+        raise UsageError("--truncation-psi and --style-mixing apply to "
+                         "StyleGAN2 runs, not with --caption. Drop them.")
+    num = 1 if args.num is None else args.num
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = _usage(write_caption_samples, args.source, args.caption,
+                      args.out, num=num, seed=args.seed)
+    for w in caught:
+        if issubclass(w.category, UserWarning):  # e.g. a caption truncated
+            print(f"{PROG}: warning: {' '.join(str(w.message).split())}",
+                  file=sys.stderr)
+    tokenizer = load_tokenizer(os.path.join(text_dir(args.source),
+                                            TOKENIZER_FILE))
+    unknown = unknown_words(tokenizer, args.caption)
+    if unknown:
+        print(f"{PROG}: note: not in the run's vocabulary, read as [UNK]: "
+              f"{', '.join(unknown)}", file=sys.stderr)
+    print(f"Wrote {len(args.caption)} caption(s) x {num} seed(s) to {path}")
     return 0
 
 

@@ -77,8 +77,13 @@ def _build_parser():
     s.add_argument("--out", required=True, help="output .png (grid), "
                    ".npy (array) or .gif (StyleGAN2: a w-space walk through "
                    "-n seeds)")
-    s.add_argument("-n", "--num", type=int, default=64, dest="num",
-                   help="samples, 1 to 100000")
+    s.add_argument("-n", "--num", type=int, default=None, dest="num",
+                   help="samples, 1 to 100000 (default 64); with --caption, "
+                   "images per caption, 1 to 64 (default 1)")
+    s.add_argument("--caption", action="append", default=None,
+                   metavar="TEXT", help="text-to-image runs: a caption "
+                   "(repeatable; the grid has a row per caption and a column "
+                   "per seed)")
     s.add_argument("--seed", type=int, default=0, help="latent seed")
     s.add_argument("--truncation-psi", type=float, default=None,
                    metavar="PSI", help="StyleGAN2: pull w toward its average "

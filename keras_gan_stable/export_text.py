@@ -124,6 +124,12 @@ def export_text_to_image(gan, tokenizer, text_encoder=None, path=None,
             f"`version={version}`.")
     ema = getattr(gan, "ema_generator", None) if use_ema else None
     generator = ema if ema is not None else gan.generator
+    stages = getattr(gan, "image_stages", 1)
+    if stages > 1:  # the final stage's image of a packed output
+        out = generator.outputs[0]
+        generator = keras.Model(
+            generator.inputs, out[..., -(out.shape[-1] // stages):],
+            name=generator.name + "_final")
     target = os.path.join(os.fspath(path), str(version))
     if os.path.exists(target) and not overwrite:
         raise ValueError(

@@ -162,9 +162,36 @@ class TaskConfig:
     holdout: int = 64
 
 
+@dataclasses.dataclass
+class TextConfig:
+    """Text-to-image runs (`keras_gan_stable.text_run`; model.architecture
+    stackgan, attngan or dmgan); the defaults are in `utils.config`."""
+    max_length: int = 24
+    embedding_dim: int = 16
+    feature_dim: int = 32
+    condition_dim: int = 16
+    refinement_stages: int = 1
+    stage_discriminators: bool = False
+    residual_blocks: int = 1
+    damsm: Optional[str] = None
+    damsm_steps: int = 300
+    damsm_batch_size: int = 20
+    damsm_learning_rate: float = 2e-3
+    damsm_weight: float = 5.0
+    kl_weight: float = 2.0
+    mismatch_weight: float = 0.5
+    holdout: int = 64
+    grid_captions: Optional[List[str]] = None
+    grid_seeds: int = 8
+    text_folder: Optional[str] = None
+    classifier_images: int = 1500
+    classifier_epochs: int = 10
+    eval_damsm_steps: int = 300
+
+
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
              "output": OutputConfig, "export": ExportConfig,
-             "task": TaskConfig}
+             "task": TaskConfig, "text": TextConfig}
 
 
 @dataclasses.dataclass
@@ -191,6 +218,7 @@ class RunConfig:
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     task: TaskConfig = dataclasses.field(default_factory=TaskConfig)
+    text: TextConfig = dataclasses.field(default_factory=TextConfig)
 
     def __post_init__(self):
         for key, cls in _SECTIONS.items():
@@ -423,6 +451,27 @@ def _task_name(config):
     return task.get("name") if isinstance(task, dict) else None
 
 
+def _is_text(config):
+    """Whether a config is a text-to-image run's (its architecture)."""
+    if isinstance(config, RunConfig):
+        arch = config.model.architecture
+    else:
+        model = config.get("model") if isinstance(config, dict) else None
+        arch = model.get("architecture") if isinstance(model, dict) else None
+    return arch in cfg.TEXT_ARCHITECTURES
+
+
+def _run_is_text(source):
+    """Whether the run folder `source` is a text-to-image run."""
+    path = os.path.join(source, "config.yaml")
+    if not os.path.isfile(path):
+        return False
+    try:
+        return _is_text(cfg.load_config_file(path))
+    except ConfigError:
+        return False
+
+
 def _run_task(source):
     """The task of the run folder `source` (from its config.yaml), or None."""
     path = os.path.join(source, "config.yaml")
@@ -508,6 +557,10 @@ class Run:
             from keras_gan_stable.task_run import TaskRun
 
             cls = TaskRun
+        elif cls is Run and config is not None and _is_text(config):
+            from keras_gan_stable.text_run import TextRun
+
+            cls = TextRun
         return super().__new__(cls)
 
     def __init__(self, config, out_dir=None, resume=False, verbose="auto"):
@@ -1038,6 +1091,12 @@ def load_gan(source):
                 "or a SavedModel folder."
             )
         config = _as_dict(cfg.load_config_file(config_path))
+        if _is_text(config):
+            from keras_gan_stable.text_run import load_text_run
+
+            gan, tokenizer, config = load_text_run(source)
+            gan.tokenizer = tokenizer  # what `generate(captions=...)` reads
+            return gan, config
         if _task_name(config):
             raise ConfigError(
                 f"{source} is an image-to-image run (task "
@@ -1212,6 +1271,11 @@ def write_samples(source, out, num=64, seed=0, truncation_psi=None,
         )
     parent = os.path.dirname(os.path.abspath(out))
     _check_writable(parent, "--out")
+    if os.path.isdir(source) and _run_is_text(source):
+        raise ConfigError(
+            f"{source} is a text-to-image run: pass the captions, e.g. "
+            f"`keras-gan-stable sample {source} --caption \"a small red "
+            f"circle on the left\" --out {out}`.")
     sm = _saved_model_dir(source)
     if figure:
         if sm:
@@ -1264,6 +1328,10 @@ def evaluate_run(source, data=None, num=1000, seed=0):
     if not (isinstance(num, int) and 1 <= num <= MAX_SAMPLES):
         raise ConfigError(f"-n should be in [1, {MAX_SAMPLES}]. Received: "
                           f"-n {num}.")
+    if os.path.isdir(source) and _run_is_text(source):
+        from keras_gan_stable.text_run import evaluate_text_run
+
+        return evaluate_text_run(source, data=data)
     gan, config = load_gan(source)
     config = config or copy.deepcopy(cfg.DEFAULT_CONFIG)
     if data:
@@ -1287,6 +1355,11 @@ def export_run(source, out, version=1, overwrite=False,
         raise ConfigError(f"--version should be >= 0. Received: --version "
                           f"{version}.")
     _check_writable(out, "--out")
+    if os.path.isdir(source) and _run_is_text(source):
+        from keras_gan_stable.text_run import export_text_run
+
+        return export_text_run(source, out, version=version,
+                               overwrite=overwrite, format=format)
     if _run_task(source):
         from keras_gan_stable.task_apply import export_task_run
 

@@ -3,6 +3,7 @@ noise, then refinement stages driven by the caption's word features."""
 
 import keras
 from keras import layers
+from keras import ops
 
 from keras_gan_stable.architectures.stackgan import _check
 from keras_gan_stable.layers.conditioning_augmentation import (
@@ -31,9 +32,90 @@ def _bn_relu(x, name):
     return layers.ReLU()(x)
 
 
+def pack_stage_images(images):
+    """Images of growing sizes `[B, S / 2**k, S / 2**k, C]` (coarse to fine,
+    the last at `S`) as one tensor `[B, S, S, C * K]`: each repeated up to
+    `S` (nearest neighbour) and stacked on the channels. The
+    multi-stage discriminator's input: one tensor, so `GAN`'s step carries
+    every stage's image unchanged; `unpack_stage_images` inverts it
+    exactly (the mean of equal values)."""
+    size = images[-1].shape[1]
+    parts = [x if x.shape[1] == size else
+             ops.repeat(ops.repeat(x, size // x.shape[1], axis=1),
+                        size // x.shape[1], axis=2) for x in images]
+    return ops.concatenate(parts, axis=-1)
+
+
+def unpack_stage_images(packed, stages, channels=3):
+    """The `stages` images of `pack_stage_images`, coarse to fine."""
+    size = packed.shape[1]
+    out = []
+    for k in range(stages):
+        x = packed[..., k * channels:(k + 1) * channels]
+        f = 2 ** (stages - 1 - k)
+        if f > 1:  # the mean of f x f equal values: exact
+            x = ops.mean(ops.reshape(
+                x, (-1, size // f, f, size // f, f, channels)), axis=(2, 4))
+        out.append(x)
+    return out
+
+
+def stage_images_of(images, stages):
+    """Real images `[B, S, S, C]` packed as `pack_stage_images` packs a
+    generator's stages: stage `k` is the image averaged over `2**(stages -
+    1 - k)`-pixel squares (the resolution its discriminator sees)."""
+    images = ops.cast(images, "float32")
+    size, c = images.shape[1], images.shape[-1]
+    parts = []
+    for k in range(stages):
+        f = 2 ** (stages - 1 - k)
+        x = images
+        if f > 1:
+            x = ops.mean(ops.reshape(
+                x, (-1, size // f, f, size // f, f, c)), axis=(2, 4))
+        parts.append(x)
+    return pack_stage_images(parts)
+
+
+def multi_stage_discriminator(discriminators, image_size, channels=3,
+                              name="multi_stage_discriminator"):
+    """One discriminator per stage, as one model: `[packed images,
+    sentence] -> logits [B, K]`.
+
+    `packed` is `pack_stage_images` of the K stages' images (coarse to
+    fine, the last at `image_size`); discriminator `k` (e.g.
+    `stackgan_stage1_discriminator(image_size / 2**(K-1-k), ...)`) sees
+    stage `k`'s image at its own resolution. The losses of `losses.py`
+    average over the K logits, so each stage's adversarial term has weight
+    1/K (the paper sums them: a factor K on the learning rate).
+
+    Reference:
+        Xu et al., "AttnGAN", CVPR 2018 (a discriminator per stage).
+    """
+    k = len(discriminators)
+    if k < 2:
+        raise ValueError(
+            "`discriminators` should hold one discriminator per stage (at "
+            f"least 2). Received {k}.")
+    dim = discriminators[0].inputs[1].shape[-1]
+    packed = keras.Input((image_size, image_size, channels * k),
+                         name="stage_images")
+    sentence = keras.Input((dim,), name="sentence")
+    logits = []
+    for d, x in zip(discriminators, unpack_stage_images(packed, k, channels)):
+        if tuple(d.inputs[0].shape[1:3]) != tuple(x.shape[1:3]):
+            raise ValueError(
+                f"Discriminator {d.name!r} takes {d.inputs[0].shape[1:3]} "
+                f"images, but its stage's images are {x.shape[1:3]}. Build "
+                "stage k's discriminator for image_size / 2**(K - 1 - k).")
+        logits.append(d([x, sentence]))
+    out = layers.Concatenate(dtype="float32")(logits)
+    return keras.Model([packed, sentence], out, name=name)
+
+
 def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
                     image_size, refinement_stages, width, residual_blocks,
-                    max_words, channels, name):
+                    max_words, channels, name, stage_images=False):
     for key, value in (("noise_dim", noise_dim), ("text_dim", text_dim),
                        ("condition_dim", condition_dim), ("width", width),
                        ("residual_blocks", residual_blocks),
@@ -63,7 +145,12 @@ def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
         x = _bn_relu(x, f"initial_up{i}")
     # Refinement stages F_i: the words act on h_{i-1}, residual blocks
     # refine the result and a x2 upsampling gives h_i.
+    images = []
     for s in range(refinement_stages):
+        if stage_images:  # this stage's image (AttnGAN's G_i)
+            y = layers.Conv2D(channels, 3, padding="same",
+                              name=f"to_image{s}")(x)
+            images.append(layers.Activation("tanh", dtype="float32")(y))
         x = stage_layer(s, x, words, mask)
         for r in range(residual_blocks):
             y = layers.Conv2D(width, 3, padding="same", use_bias=False,
@@ -79,13 +166,15 @@ def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
         x = _bn_relu(x, f"stage{s}_up")
     x = layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
     x = layers.Activation("tanh", dtype="float32")(x)
+    if stage_images:
+        x = pack_stage_images(images + [x])
     return keras.Model([z, sentence, words, mask], x, name=name)
 
 
 def attngan_generator(noise_dim=100, text_dim=256, condition_dim=100,
                       image_size=64, refinement_stages=1, width=32,
                       residual_blocks=2, max_words=None, channels=3,
-                      name="attngan_generator"):
+                      name="attngan_generator", stage_images=False):
     """AttnGAN's attentional generative network: `[z, sentence, words, mask]`
     -> images in [-1, 1].
 
@@ -102,9 +191,13 @@ def attngan_generator(noise_dim=100, text_dim=256, condition_dim=100,
 
     CPU-sized: 32 px with `image_size=32, refinement_stages=1` (16 px
     initial stage), or stage 1 at 32 and stage 2 at 64 with
-    `image_size=64`. Only the last stage's image is output: the model is
-    trained with one discriminator on the final image, where the paper
-    has one per stage's image.
+    `image_size=64`. By default only the last stage's image is output (one
+    discriminator on the final image); with `stage_images=True` every
+    stage makes an image (a 3x3 convolution with tanh, the paper's G_i)
+    and the output is `pack_stage_images` of them, `[B, S, S, channels *
+    (refinement_stages + 1)]`, the last `channels` being the final image,
+    for one discriminator per stage (`multi_stage_discriminator`,
+    `AttnGAN(image_stages=...)`).
 
     >>> g = attngan_generator(100, 64, 100, image_size=32, width=32)
     >>> images = g([z, sentence, words, mask])   # [B, 32, 32, 3]
@@ -122,13 +215,14 @@ def attngan_generator(noise_dim=100, text_dim=256, condition_dim=100,
 
     return _text_generator(stage, noise_dim, text_dim, condition_dim,
                            image_size, refinement_stages, width,
-                           residual_blocks, max_words, channels, name)
+                           residual_blocks, max_words, channels, name,
+                           stage_images)
 
 
 def dmgan_generator(noise_dim=100, text_dim=256, condition_dim=100,
                     image_size=64, refinement_stages=1, width=32,
                     residual_blocks=2, memory_dim=None, max_words=None,
-                    channels=3, name="dmgan_generator"):
+                    channels=3, name="dmgan_generator", stage_images=False):
     """DM-GAN's generator: an initial image from sentence and noise, then
     dynamic-memory refinement. `[z, sentence, words, mask]` -> images.
 
@@ -152,4 +246,5 @@ def dmgan_generator(noise_dim=100, text_dim=256, condition_dim=100,
 
     return _text_generator(stage, noise_dim, text_dim, condition_dim,
                            image_size, refinement_stages, width,
-                           residual_blocks, max_words, channels, name)
+                           residual_blocks, max_words, channels, name,
+                           stage_images)

@@ -66,6 +66,14 @@ class AttnGAN(StackGAN):
         damsm_weight: float >= 0. `lambda` of the DAMSM loss. Defaults to
             5.0 (the paper's value on CUB; 50 on COCO). 0 drops the term.
         kl_weight: float. Defaults to 1.0 (the authors' code).
+        image_stages: int. 1: the generator outputs the final image and
+            one discriminator sees it. K > 1: a discriminator per stage, as
+            in the paper: the generator outputs `pack_stage_images` of its
+            K stages' images (`attngan_generator(..., stage_images=True)`),
+            the discriminator is a `multi_stage_discriminator` of K, and
+            the real images are packed alike (stage `k` averaged down to
+            its resolution) by `_unpack`; `generate` and the DAMSM loss
+            read the final stage. Defaults to 1.
         mismatch_weight, seed, ema_decay, ema_rampup: as for `StackGAN`.
 
     >>> g = attngan_generator(100, 64, 100, image_size=32)
@@ -82,8 +90,16 @@ class AttnGAN(StackGAN):
 
     def __init__(self, generator, discriminator, latent_dim, damsm,
                  damsm_weight=5.0, kl_weight=1.0, mismatch_weight=0.5,
-                 seed=None, ema_decay=None, ema_rampup=None, **kwargs):
+                 seed=None, ema_decay=None, ema_rampup=None, image_stages=1,
+                 **kwargs):
         kwargs.pop("text_encoder", None)
+        if isinstance(image_stages, bool) or not isinstance(
+                image_stages, int) or image_stages < 1:
+            raise ValueError(
+                "`image_stages` should be a positive integer (1: one "
+                "discriminator on the final image). Received: "
+                f"`image_stages={image_stages!r}`")
+        self.image_stages = image_stages
         if not (hasattr(damsm, "image_encoder")
                 and hasattr(damsm, "text_encoder")):
             raise ValueError(
@@ -174,8 +190,24 @@ class AttnGAN(StackGAN):
     def _sentence(self, text):
         return unpack_text(text)[0]
 
+    def _final_images(self, images):
+        if self.image_stages == 1:
+            return images
+        return images[..., -(images.shape[-1] // self.image_stages):]
+
+    def _unpack(self, data):
+        images, text, z, z_g, eps = super()._unpack(data)
+        if self.image_stages > 1:
+            from keras_gan_stable.architectures.text_to_image import (
+                stage_images_of)
+
+            images = stage_images_of(images, self.image_stages)
+        return images, text, z, z_g, eps
+
     def damsm_loss(self, images, text):
-        """`L_DAMSM` of images `[B, S, S, C]` against packed text features."""
+        """`L_DAMSM` of images `[B, S, S, C]` against packed text features
+        (the final stage's, when the generator packs several)."""
+        images = self._final_images(images)
         sentence, words, mask = unpack_text(text)
         encoder = self.damsm.image_encoder
         size = _static_shape(encoder, "input")
@@ -220,6 +252,7 @@ class AttnGAN(StackGAN):
         config.pop("text_encoder", None)
         config["damsm"] = keras.saving.serialize_keras_object(self.damsm)
         config["damsm_weight"] = self.damsm_weight
+        config["image_stages"] = self.image_stages
         return config
 
     @classmethod

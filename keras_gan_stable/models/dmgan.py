@@ -26,7 +26,8 @@ class DMGAN(AttnGAN):
         generator: `keras.Model` `[z, sentence, words, mask] -> images`
             holding at least one `DynamicMemory` layer.
         discriminator, latent_dim, damsm, damsm_weight, kl_weight,
-        mismatch_weight, seed, ema_decay, ema_rampup: as for `AttnGAN`.
+        mismatch_weight, seed, ema_decay, ema_rampup, image_stages: as for
+            `AttnGAN`.
 
     >>> g = dmgan_generator(100, 64, 100, image_size=32)
     >>> d = stackgan_stage1_discriminator(32, 64)
@@ -39,7 +40,8 @@ class DMGAN(AttnGAN):
 
     def __init__(self, generator, discriminator, latent_dim, damsm,
                  damsm_weight=5.0, kl_weight=1.0, mismatch_weight=0.5,
-                 seed=None, ema_decay=None, ema_rampup=None, **kwargs):
+                 seed=None, ema_decay=None, ema_rampup=None, image_stages=1,
+                 **kwargs):
         if isinstance(generator, keras.layers.Layer) and not any(
                 isinstance(layer, DynamicMemory)
                 for layer in keras_compat.flatten_layers(generator)):
@@ -53,4 +55,5 @@ class DMGAN(AttnGAN):
                          damsm=damsm, damsm_weight=damsm_weight,
                          kl_weight=kl_weight,
                          mismatch_weight=mismatch_weight, seed=seed,
-                         ema_decay=ema_decay, ema_rampup=ema_rampup, **kwargs)
+                         ema_decay=ema_decay, ema_rampup=ema_rampup,
+                         image_stages=image_stages, **kwargs)

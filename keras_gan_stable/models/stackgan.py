@@ -179,6 +179,11 @@ class StackGAN(GAN):
         (what the conditioning augmentation reads)."""
         return text
 
+    def _final_images(self, images):
+        """Hook: the final images within the generator's output (AttnGAN
+        with a discriminator per stage packs every stage's image)."""
+        return images
+
     def embed(self, captions):
         """Token ids `[N, T]` -> sentence embeddings `[N, D]` (frozen)."""
         if self.text_encoder is None:
@@ -295,9 +300,10 @@ class StackGAN(GAN):
             net = self.generator
             if use_ema is not False and self.ema_generator is not None:
                 net = self.ema_generator
-        out = [ops.convert_to_numpy(net(self._generator_inputs(
-                   z[i:i + batch_size], text[i:i + batch_size]),
-                   training=False))
+        out = [self._final_images(ops.convert_to_numpy(net(
+                   self._generator_inputs(z[i:i + batch_size],
+                                          text[i:i + batch_size]),
+                   training=False)))
                for i in range(0, len(text), batch_size)]
         return np.concatenate(out, axis=0) if out else np.zeros(
             (0,) + tuple(self.image_shape or ()), "float32")

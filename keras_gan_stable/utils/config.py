@@ -109,10 +109,37 @@ DEFAULT_CONFIG = {
         "adversarial_weight": 1.0,
         "holdout": 64,
     },
+    # Text-to-image runs (model.architecture stackgan / attngan / dmgan;
+    # keras_gan_stable.text_run): tokenizer, text encoder and DAMSM sizes,
+    # the DAMSM pretraining, the objective's text terms, the evaluation.
+    "text": {
+        "max_length": 24,
+        "embedding_dim": 16,
+        "feature_dim": 32,
+        "condition_dim": 16,
+        "refinement_stages": 1,
+        "stage_discriminators": False,
+        "residual_blocks": 1,
+        "damsm": None,
+        "damsm_steps": 300,
+        "damsm_batch_size": 20,
+        "damsm_learning_rate": 2e-3,
+        "damsm_weight": 5.0,
+        "kl_weight": 2.0,
+        "mismatch_weight": 0.5,
+        "holdout": 64,
+        "grid_captions": None,
+        "grid_seeds": 8,
+        "text_folder": None,
+        "classifier_images": 1500,
+        "classifier_epochs": 10,
+        "eval_damsm_steps": 300,
+    },
 }
 
+TEXT_ARCHITECTURES = ("stackgan", "attngan", "dmgan")
 ARCHITECTURES = ("dcgan", "sngan_cnn", "sngan_resnet", "sagan", "progan",
-                 "stylegan2", "mlp")
+                 "stylegan2", "mlp") + TEXT_ARCHITECTURES
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 OPTIMIZER_KEYS = ("name", "learning_rate", "beta_1", "beta_2", "rho",
                   "momentum", "weight_decay", "clipnorm", "schedule",
@@ -484,6 +511,7 @@ def validate_config(config):
         _fail("output.fid_samples", flat["output.fid_samples"],
               "an integer >= 0 (0 turns the final metric off)")
     validate_task(config)
+    validate_text(config)
     return config
 
 
@@ -532,6 +560,72 @@ def validate_task(config):
     if formats != ["saved_model"]:
         _fail("export.formats", formats, "[saved_model] for an "
               f"image-to-image run (task.name={name})")
+    return config
+
+
+def validate_text(config):
+    """Checks the `text` section (and what a text-to-image run forbids)."""
+    text = config.get("text") or {}
+    for key in ("max_length", "embedding_dim", "condition_dim",
+                "damsm_batch_size", "holdout", "grid_seeds",
+                "classifier_images", "classifier_epochs", "residual_blocks"):
+        v = text.get(key)
+        if not (_is_int(v) and v > 0):
+            _fail(f"text.{key}", v, "a positive integer")
+    v = text.get("feature_dim")
+    if not (_is_int(v) and v > 0 and v % 2 == 0):
+        _fail("text.feature_dim", v, "a positive even integer (half per "
+              "LSTM direction)")
+    for key in ("refinement_stages", "damsm_steps", "eval_damsm_steps"):
+        v = text.get(key)
+        if not (_is_int(v) and v >= 0):
+            _fail(f"text.{key}", v, "an integer >= 0")
+    for key in ("damsm_weight", "kl_weight"):
+        v = text.get(key)
+        if not (_is_num(v) and v >= 0):
+            _fail(f"text.{key}", v, "a number >= 0")
+    v = text.get("damsm_learning_rate")
+    if not (_is_num(v) and v > 0):
+        _fail("text.damsm_learning_rate", v, "a number > 0, e.g. 2e-3")
+    if not isinstance(text.get("stage_discriminators"), bool):
+        _fail("text.stage_discriminators", text.get("stage_discriminators"),
+              "true (a discriminator per stage, AttnGAN / DM-GAN) or false")
+    v = text.get("mismatch_weight")
+    if not (_is_num(v) and 0 <= v <= 1):
+        _fail("text.mismatch_weight", v, "a number in [0, 1]")
+    for key in ("damsm", "text_folder"):
+        v = text.get(key)
+        if v is not None and not (isinstance(v, str) and v):
+            _fail(f"text.{key}", v, "a folder path or null")
+    caps = text.get("grid_captions")
+    if caps is not None and not (
+            isinstance(caps, list) and caps
+            and all(isinstance(c, str) and c.strip() for c in caps)):
+        _fail("text.grid_captions", caps, "a non-empty list of non-empty "
+              "captions, or null (the run's own)")
+    arch = config["model"]["architecture"]
+    source = config["data"]["source"]
+    if arch not in TEXT_ARCHITECTURES:
+        if source == "captioned_shapes":
+            _fail("model.architecture", arch, "stackgan, attngan or dmgan "
+                  "for the captioned data captioned_shapes (--recipe "
+                  "stackgan, attngan or dmgan)")
+        return config
+    if config["task"]["name"] is not None:
+        _fail("task.name", config["task"]["name"], "null for a "
+              f"text-to-image run (model.architecture={arch})")
+    if config["train"]["augment"] not in (None, "auto"):
+        _fail("train.augment", config["train"]["augment"],
+              f"null for a text-to-image run (model.architecture={arch})")
+    if config["data"]["labels"] is True:
+        _fail("data.labels", True, "false or 'auto' for a text-to-image run "
+              f"(model.architecture={arch}): the captions condition it")
+    if config["export"]["formats"] != ["saved_model"]:
+        _fail("export.formats", config["export"]["formats"], "[saved_model] "
+              f"for a text-to-image run (model.architecture={arch})")
+    if arch != "stackgan" and text.get("refinement_stages", 1) < 1:
+        _fail("text.refinement_stages", text.get("refinement_stages"),
+              f"an integer >= 1 for model.architecture={arch}")
     return config
 
 
