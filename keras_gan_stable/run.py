@@ -420,13 +420,21 @@ def build_gan(config, data_shape, num_classes=None, total_steps=None):
                     label_smoothing=t["label_smoothing"],
                     skip_nonfinite=t["skip_nonfinite"], **options)
         return gan
+    return compile_from_train(gan, t, total_steps, augment=augment)
+
+
+def compile_from_train(gan, t, total_steps, **kwargs):
+    """Compiles `gan` with the loss, penalty and optimisers of the `train`
+    section `t` (a dict); `total_steps`: G steps of the run, for learning-
+    rate schedules (`None`: no schedule). `kwargs` go to `compile` too."""
+    d_steps = None if total_steps is None else total_steps * t["n_critic"]
     gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
                 g_optimizer=cfg.make_optimizer(t["g_optimizer"], total_steps),
                 loss=t["loss"], penalty=t["penalty"],
                 penalty_weight=t["penalty_weight"], n_critic=t["n_critic"],
                 weight_clip=t["weight_clip"], drift=t["drift"],
-                label_smoothing=t["label_smoothing"], augment=augment,
-                skip_nonfinite=t["skip_nonfinite"])
+                label_smoothing=t["label_smoothing"],
+                skip_nonfinite=t["skip_nonfinite"], **kwargs)
     return gan
 
 

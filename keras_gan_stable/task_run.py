@@ -33,7 +33,6 @@ import numpy as np
 from keras_gan_stable import run as runs
 from keras_gan_stable.callbacks.checkpoint import ResumableBatches
 from keras_gan_stable.callbacks.sample_grid import SampleGrid
-from keras_gan_stable.utils import config as cfg
 
 # Offsets of the seeds of the sample-grid pairs and of the held-out pairs,
 # apart from the training batches' `[seed, epoch, batch]`.
@@ -122,15 +121,7 @@ def build_task_gan(config, image_shape, total_steps=None):
         g, d, reconstruction_weight=task["reconstruction_weight"],
         adversarial_weight=task["adversarial_weight"], seed=t["seed"],
         **kwargs)
-    d_steps = None if total_steps is None else total_steps * t["n_critic"]
-    gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
-                g_optimizer=cfg.make_optimizer(t["g_optimizer"], total_steps),
-                loss=t["loss"], penalty=t["penalty"],
-                penalty_weight=t["penalty_weight"], n_critic=t["n_critic"],
-                weight_clip=t["weight_clip"], drift=t["drift"],
-                label_smoothing=t["label_smoothing"],
-                skip_nonfinite=t["skip_nonfinite"])
-    return gan
+    return runs.compile_from_train(gan, t, total_steps)
 
 
 class TaskBatches(ResumableBatches):

@@ -341,15 +341,7 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
         gan = cls(g, d, latent_dim=model["latent_dim"], damsm=damsm,
                   damsm_weight=text["damsm_weight"], image_stages=stages,
                   **kwargs)
-    d_steps = None if total_steps is None else total_steps * t["n_critic"]
-    gan.compile(d_optimizer=cfg.make_optimizer(t["d_optimizer"], d_steps),
-                g_optimizer=cfg.make_optimizer(t["g_optimizer"], total_steps),
-                loss=t["loss"], penalty=t["penalty"],
-                penalty_weight=t["penalty_weight"], n_critic=t["n_critic"],
-                weight_clip=t["weight_clip"], drift=t["drift"],
-                label_smoothing=t["label_smoothing"],
-                skip_nonfinite=t["skip_nonfinite"])
-    return gan
+    return runs.compile_from_train(gan, t, total_steps)
 
 
 # ---------------------------------------------------------------------- #

@@ -18,6 +18,7 @@ pytest.importorskip("tensorflow", reason="CaptionTokenizer runs on "
                     "TensorFlow string ops (CI installs it)")
 
 from keras_gan_stable.cli import main  # noqa: E402
+from resume_check import assert_stopped_run_resumes_exactly  # noqa: E402
 from test_cli_errors import assert_cli_error  # noqa: E402
 
 TINY = ["data.num_samples=48", "text.holdout=4", "text.damsm_steps=2",
@@ -109,35 +110,12 @@ def test_caption_batches_pair_images_with_their_captions():
 
 
 def test_text_run_stopped_mid_epoch_resumes_exactly(tmp_path):
-    from keras_gan_stable.callbacks.checkpoint import list_checkpoints
-    from keras_gan_stable.callbacks.time_budget import TimeBudget
-    from keras_gan_stable.run import Run
-
     # StackGAN (the cheapest step); its text encoder is the DAMSM's (left
     # untrained here, to save time), which the resumed run reads from
     # b/text/damsm.keras.
     config = _config("stackgan", extra=["train.epochs=2", "text.damsm_steps=0",
                                         "data.num_samples=32"])
-    Run(config, out_dir=str(tmp_path / "a"), verbose=0).fit()
-    stopped = Run(config, out_dir=str(tmp_path / "b"), verbose=0)
-    calls = {"n": 0}
-
-    def clock():  # the budget is spent on the 3rd batch (of 4 per epoch)
-        calls["n"] += 1
-        return 0.0 if calls["n"] <= 3 else 120.0
-
-    stopped.budget = TimeBudget(minutes=1.0, clock=clock)
-    stopped.callbacks.insert(stopped.callbacks.index(stopped.checkpoint),
-                             stopped.budget)
-    assert stopped.fit()["stopped_by_time_budget"]
-    # The resumed run reads its tokenizer and DAMSM from b/text/.
-    Run.resume_from(str(tmp_path / "b"), verbose=0).fit()
-    a, b = (np.load(os.path.join(list_checkpoints(str(
-        tmp_path / name / "checkpoints"))[0], "state.npz"))
-        for name in ("a", "b"))
-    assert len(a.files) == len(b.files) > 100
-    for ka, kb in zip(sorted(a.files), sorted(b.files)):
-        np.testing.assert_array_equal(a[ka], b[kb], err_msg=ka)
+    assert_stopped_run_resumes_exactly(config, tmp_path, min_arrays=100)
 
 
 def test_cli_sample_caption_equals_generate(text_run_dir, tmp_path, capsys):
