@@ -167,6 +167,18 @@ def train_l1(model, x, y, seconds, batch_size, lr, loss="mae"):
     return budget.info()
 
 
+def gan_finetune(gan, x, y, x_test, seconds, batch_size):
+    """Compiles an `ImageToImageGAN` with the fine-tune settings (hinge,
+    Adam 2e-4 / 1e-4, beta_1 0.5), trains it on `(x, y)` for `seconds`
+    of CPU and returns its translation of `x_test` and the budget."""
+    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+                keras.optimizers.Adam(1e-4, beta_1=0.5), loss="hinge")
+    budget = TimeBudget(seconds)
+    gan.fit(x, y, batch_size=batch_size, epochs=10_000, verbose=0,
+            callbacks=[budget])
+    return gan.translate(x_test), budget
+
+
 def grid_path(args, task):
     return os.path.join(args.grid_dir, f"image_to_image_{task}.png")
 
@@ -189,12 +201,8 @@ def run_sr4(train, test, args):
                                        num_layers=2, normalization=None,
                                        spectral_norm=True)
         gan = kgs.ImageToImageGAN(g, d, reconstruction_weight=100.0)
-        gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
-                    keras.optimizers.Adam(1e-4, beta_1=0.5), loss="hinge")
-        budget = TimeBudget(args.gan_budget_s)
-        gan.fit(lo_tr, hi_tr, batch_size=args.batch_size, epochs=10_000,
-                verbose=0, callbacks=[budget])
-        gan_out = gan.translate(lo_te)
+        gan_out, budget = gan_finetune(gan, lo_tr, hi_tr, lo_te,
+                                       args.gan_budget_s, args.batch_size)
         rows["gan_rrdb"] = {**scores(gan_out, hi_te), **budget.info(),
                             "note": "fine-tuned from l1_rrdb"}
         shown.append(gan_out)
@@ -267,12 +275,9 @@ def run_inpaint(train, test, args):
                                   reconstruction={"mae": "l1", "mse": "l2", "log_mse": "l2"}[
                                       args.inpaint_loss],
                                   reconstruction_weight=100.0)
-        gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
-                    keras.optimizers.Adam(1e-4, beta_1=0.5), loss="hinge")
-        budget = TimeBudget(args.inpaint_gan_budget_s)
-        gan.fit(in_tr, tg_tr, batch_size=args.batch_size, epochs=10_000,
-                verbose=0, callbacks=[budget])
-        gan_out = gan.translate(in_te)
+        gan_out, budget = gan_finetune(gan, in_tr, tg_tr, in_te,
+                                       args.inpaint_gan_budget_s,
+                                       args.batch_size)
         rows["gan_deepfill"] = {**scores(gan_out, tg_te, hole),
                                 **budget.info(),
                                 "note": f"fine-tuned from {name}_deepfill"}
