@@ -182,28 +182,31 @@ _TEXT_TRAIN = {"loss": "non_saturating", "penalty": None, "n_critic": 1,
                "g_optimizer": {"name": "adam", "learning_rate": 2e-4,
                                "beta_1": 0.5, "beta_2": 0.999}}
 _TEXT_DATA = {"source": "captioned_shapes", "image_size": 32,
-              "num_samples": 4096}
+              "num_samples": 16384}
 RECIPES["stackgan"] = {
     "doc": "Zhang et al. 2017 (StackGAN stage I): conditioning "
            "augmentation (KL 2), matching-aware D; text encoder of a DAMSM",
     "model": {"architecture": "stackgan", "latent_dim": 48},
     "data": dict(_TEXT_DATA),
     "train": {**copy.deepcopy(_TEXT_TRAIN), "images": 32 * 16_000},
-    "text": {"kl_weight": 2.0, "refinement_stages": 0, "damsm_weight": 0.0},
+    "text": {"kl_weight": 2.0, "refinement_stages": 0, "damsm_weight": 0.0,
+             "holdout": 256},
 }
 RECIPES["attngan"] = {
     "doc": "Xu et al. 2018 (AttnGAN): word attention, DAMSM loss 5 in G, "
            "KL 1",
     "model": {"architecture": "attngan", "latent_dim": 48},
     "data": dict(_TEXT_DATA), "train": copy.deepcopy(_TEXT_TRAIN),
-    "text": {"kl_weight": 1.0, "refinement_stages": 1, "damsm_weight": 5.0},
+    "text": {"kl_weight": 1.0, "refinement_stages": 1, "damsm_weight": 5.0,
+             "holdout": 256},
 }
 RECIPES["dmgan"] = {
     "doc": "Zhu et al. 2019 (DM-GAN): dynamic memory (writing + response "
            "gates), DAMSM loss 5 in G, KL 1",
     "model": {"architecture": "dmgan", "latent_dim": 48},
     "data": dict(_TEXT_DATA), "train": copy.deepcopy(_TEXT_TRAIN),
-    "text": {"kl_weight": 1.0, "refinement_stages": 1, "damsm_weight": 5.0},
+    "text": {"kl_weight": 1.0, "refinement_stages": 1, "damsm_weight": 5.0,
+             "holdout": 256},
 }
 
 DEFAULT_RECIPE = "recommended"

@@ -174,8 +174,9 @@ class TextConfig:
     stage_discriminators: bool = False
     residual_blocks: int = 1
     damsm: Optional[str] = None
-    damsm_steps: int = 300
-    damsm_batch_size: int = 20
+    damsm_steps: int = 3000
+    damsm_batch_size: int = 32
+    damsm_pooling: str = "flatten"
     damsm_learning_rate: float = 2e-3
     damsm_weight: float = 5.0
     kl_weight: float = 2.0
@@ -186,7 +187,7 @@ class TextConfig:
     text_folder: Optional[str] = None
     classifier_images: int = 1500
     classifier_epochs: int = 10
-    eval_damsm_steps: int = 300
+    eval_damsm_steps: int = 3000
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,

@@ -198,25 +198,28 @@ def load_tokenizer(path):
 
 def build_damsm(config, image_size, vocabulary_size, channels=3):
     """An untrained DAMSM of a text config: `damsm_image_encoder` (width
-    `model.width // 2`, at least 8) and `BiLSTMTextEncoder`; gamma1 4,
-    gamma2 5, gamma3 10 (AttnGAN's CUB settings)."""
+    `model.width`, 16 by default, at least 8; `text.damsm_pooling`) and
+    `BiLSTMTextEncoder`; gamma1 4, gamma2 5, gamma3 10 (AttnGAN's CUB
+    settings)."""
     from keras_gan_stable.architectures.damsm import damsm_image_encoder
     from keras_gan_stable.models.damsm import DAMSM
     from keras_gan_stable.text.text_encoder import BiLSTMTextEncoder
 
     text = config["text"]
-    width = max(8, (config["model"]["width"] or 16) // 2)
+    width = max(8, config["model"]["width"] or 16)
     return DAMSM(damsm_image_encoder(image_size, text["feature_dim"],
-                                     width=width, channels=channels),
+                                     width=width, channels=channels,
+                                     pooling=text["damsm_pooling"]),
                  BiLSTMTextEncoder(vocabulary_size, text["embedding_dim"],
                                    text["feature_dim"]),
                  gamma1=4.0, gamma2=5.0, gamma3=10.0)
 
 
 def pretrain_damsm(damsm, images, ids, counts, steps, batch_size,
-                   learning_rate, seed):
+                   learning_rate, seed, callbacks=None):
     """Trains `damsm` for `steps` Adam steps on batches drawn with the seed
-    `[seed, DAMSM_SEED, step]` (one caption per image)."""
+    `[seed, DAMSM_SEED, step]` (one caption per image); `callbacks` go to
+    its `fit()`."""
     import keras
 
     damsm.compile(optimizer=keras.optimizers.Adam(learning_rate))
@@ -234,7 +237,8 @@ def pretrain_damsm(damsm, images, ids, counts, steps, batch_size,
             yield ({"images": images[idx], "captions": ids[idx, pick]},)
             step += 1
 
-    damsm.fit(batches(), steps_per_epoch=int(steps), epochs=1, verbose=0)
+    damsm.fit(batches(), steps_per_epoch=int(steps), epochs=1, verbose=0,
+              callbacks=callbacks)
     return damsm
 
 

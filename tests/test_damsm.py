@@ -183,3 +183,29 @@ def test_damsm_config_round_trip_and_errors(tmp_path):
         damsm.compute_loss(y_pred=damsm(x["images"]))
     with pytest.raises(ValueError, match="region_downsamples"):
         damsm_image_encoder(20, 8)
+
+
+@pytest.mark.parametrize("pooling", ["average", "flatten"])
+def test_damsm_image_encoder_global_feature_is_the_pooled_last_map(pooling):
+    # v_bar = W_bar pool(f) + b, pool = spatial mean ("average", Inception's)
+    # or the row-major flattened map ("flatten": the layout is kept).
+    enc = damsm_image_encoder(16, 8, width=4, region_downsamples=1,
+                              pooling=pooling)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 3))
+    x = x.astype("float32")
+    proj = enc.get_layer("global_projection")
+    before, = [layer for layer in enc.layers if isinstance(
+        layer, (keras.layers.GlobalAveragePooling2D, keras.layers.Flatten))]
+    maps = keras.ops.convert_to_numpy(
+        keras.Model(enc.input, before.input)(x)).astype("float64")
+    pooled = (maps.mean(axis=(1, 2)) if pooling == "average"
+              else maps.reshape(len(x), -1))
+    kernel, bias = (keras.ops.convert_to_numpy(w).astype("float64")
+                    for w in proj.weights)
+    assert kernel.shape[0] == pooled.shape[1]
+    got = keras.ops.convert_to_numpy(enc(x)[1])
+    # A float32 dot product of <= 128 terms of size ~1: error ~1e-6.
+    np.testing.assert_allclose(got, pooled @ kernel + bias, rtol=1e-4,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="pooling='max'"):
+        damsm_image_encoder(16, 8, pooling="max")

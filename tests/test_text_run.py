@@ -200,3 +200,6 @@ def test_caption_on_a_run_that_is_not_a_text_run(tmp_path, capsys,
                      str(tmp_path), capsys)
     assert_cli_error(["train", "--data", "captioned_shapes"],
                      "model.architecture", str(tmp_path), capsys)
+    assert_cli_error(["train", "--recipe", "attngan", "--set",
+                      "text.damsm_pooling=max"],
+                     "text.damsm_pooling", str(tmp_path), capsys)

@@ -5,7 +5,7 @@ from keras import layers
 
 
 def damsm_image_encoder(image_size=32, feature_dim=256, width=32,
-                        region_downsamples=2, channels=3,
+                        region_downsamples=2, channels=3, pooling="average",
                         name="damsm_image_encoder"):
     """A small CNN standing in for AttnGAN's Inception-v3 image encoder.
 
@@ -15,8 +15,8 @@ def damsm_image_encoder(image_size=32, feature_dim=256, width=32,
     `region_downsamples` times to `R = S / 2**region_downsamples`; a 1x1
     convolution projects that map to the common space, one feature per
     region (AttnGAN's `v = W f` on Inception's `mixed_6e` map). One more
-    strided convolution, global average pooling and a dense layer give the
-    global feature (`v_bar = W_bar f_bar`).
+    strided convolution, a pooling and a dense layer give the global
+    feature (`v_bar = W_bar f_bar`).
 
     Args:
         image_size: int. Input size `S`, divisible by
@@ -28,6 +28,11 @@ def damsm_image_encoder(image_size=32, feature_dim=256, width=32,
         region_downsamples: int. Halvings before the region map. Defaults
             to 2 (an 8 x 8 region grid at 32 px).
         channels: int. Image channels. Defaults to 3.
+        pooling: `"average"` (global average pooling, as Inception's
+            `v_bar`: the global feature does not say where things are) or
+            `"flatten"` (the last map flattened, so the global feature
+            keeps the layout, for captions that name positions). Defaults
+            to `"average"`.
 
     >>> enc = damsm_image_encoder(32, feature_dim=64)
     >>> local, global_ = enc(images)   # [B, 8, 8, 64], [B, 64]
@@ -51,6 +56,10 @@ def damsm_image_encoder(image_size=32, feature_dim=256, width=32,
             f"1) = {2 ** (region_downsamples + 1)}. Received: "
             f"`image_size={image_size}`, "
             f"`region_downsamples={region_downsamples}`")
+    if pooling not in ("average", "flatten"):
+        raise ValueError(
+            "`pooling` should be 'average' or 'flatten'. Received: "
+            f"`pooling={pooling!r}`")
     img = keras.Input((image_size, image_size, channels), name="images")
     x = layers.Conv2D(width, 3, padding="same")(img)
     x = layers.LeakyReLU(0.2)(x)
@@ -62,7 +71,8 @@ def damsm_image_encoder(image_size=32, feature_dim=256, width=32,
     local = layers.Conv2D(feature_dim, 1, name="local_projection")(x)
     x = layers.Conv2D(ch * 2, 3, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = (layers.GlobalAveragePooling2D()(x) if pooling == "average"
+         else layers.Flatten()(x))
     global_ = layers.Dense(feature_dim, name="global_projection")(x)
     local = layers.Activation("linear", dtype="float32", name="local")(local)
     global_ = layers.Activation("linear", dtype="float32",

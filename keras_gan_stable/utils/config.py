@@ -121,8 +121,9 @@ DEFAULT_CONFIG = {
         "stage_discriminators": False,
         "residual_blocks": 1,
         "damsm": None,
-        "damsm_steps": 300,
-        "damsm_batch_size": 20,
+        "damsm_steps": 3000,
+        "damsm_batch_size": 32,
+        "damsm_pooling": "flatten",
         "damsm_learning_rate": 2e-3,
         "damsm_weight": 5.0,
         "kl_weight": 2.0,
@@ -133,7 +134,7 @@ DEFAULT_CONFIG = {
         "text_folder": None,
         "classifier_images": 1500,
         "classifier_epochs": 10,
-        "eval_damsm_steps": 300,
+        "eval_damsm_steps": 3000,
     },
 }
 
@@ -587,6 +588,10 @@ def validate_text(config):
     v = text.get("damsm_learning_rate")
     if not (_is_num(v) and v > 0):
         _fail("text.damsm_learning_rate", v, "a number > 0, e.g. 2e-3")
+    if text.get("damsm_pooling") not in ("flatten", "average"):
+        _fail("text.damsm_pooling", text.get("damsm_pooling"),
+              "flatten (the DAMSM's global image feature keeps where things "
+              "are) or average (AttnGAN's pooled feature)")
     if not isinstance(text.get("stage_discriminators"), bool):
         _fail("text.stage_discriminators", text.get("stage_discriminators"),
               "true (a discriminator per stage, AttnGAN / DM-GAN) or false")
