@@ -310,12 +310,14 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
     if stages == 1:
         d = arch.stackgan_stage1_discriminator(
             image_size=size, embedding_dim=dim, condition_dim=cond,
-            width=width, channels=channels)
+            width=width, channels=channels,
+            normalization=model["d_normalization"])
     else:  # AttnGAN's D_0..D_K, stage k at size / 2**(K - k)
         d = text_to_image.multi_stage_discriminator(
             [arch.stackgan_stage1_discriminator(
                 image_size=size >> (stages - 1 - k), embedding_dim=dim,
                 condition_dim=cond, width=width, channels=channels,
+                normalization=model["d_normalization"],
                 name=f"stage{k}_discriminator") for k in range(stages)],
             size, channels)
     kwargs = dict(kl_weight=text["kl_weight"],

@@ -293,3 +293,32 @@ def test_ema_generator_and_guard_work_through_gan():
         default, gan.generate(embeddings=e, seed=3, use_ema=True))
     assert np.abs(default - gan.generate(embeddings=e, seed=3,
                                          use_ema=False)).max() > 1e-6
+
+
+@pytest.mark.parametrize("normalization", ["layer", "none"])
+def test_discriminator_without_batch_norm_scores_each_sample_alone(
+        normalization):
+    # BatchNorm (the paper's) mixes a batch in training mode; "layer" and
+    # "none" do not, so a sample's logit is the same alone or in a batch,
+    # and an R1 penalty (per-sample input gradients) is accepted.
+    d = stackgan_stage1_discriminator(16, EMB, COND, width=4,
+                                      normalization=normalization)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (B, 16, 16, 3)).astype("float32")
+    e = rng.normal(size=(B, EMB)).astype("float32")
+    both = _np(d([x, e], training=True))
+    alone = np.concatenate([_np(d([x[i:i + 1], e[i:i + 1]], training=True))
+                            for i in range(B)])
+    # Same arithmetic per sample; float32 summation order may differ.
+    np.testing.assert_allclose(alone, both, rtol=1e-5, atol=1e-6)
+    g = stackgan_stage1_generator(NOISE, EMB, COND, image_size=16, width=4)
+    gan = StackGAN(g, d, latent_dim=NOISE + COND)
+    gan.compile(loss="non_saturating", penalty="r1", penalty_weight=1.0)
+    batched = stackgan_stage1_discriminator(16, EMB, COND, width=4)
+    mixed = _np(batched([x, e], training=True))[:1]
+    assert not np.allclose(_np(batched([x[:1], e[:1]], training=True)), mixed)
+    with pytest.raises(ValueError, match="BatchNormalization"):
+        StackGAN(g, batched, latent_dim=NOISE + COND).compile(
+            loss="non_saturating", penalty="r1")
+    with pytest.raises(ValueError, match="normalization='spectral'"):
+        stackgan_stage1_discriminator(16, EMB, COND, normalization="spectral")

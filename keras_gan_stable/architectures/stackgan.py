@@ -65,14 +65,19 @@ def stackgan_stage1_generator(noise_dim=100, embedding_dim=256,
 
 def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
                                   condition_dim=128, width=64, channels=3,
+                                  normalization="batch",
                                   name="stackgan_stage1_discriminator"):
     """StackGAN's text-conditional discriminator: `[images, e]` -> logits.
 
-    Strided 4x4 convolutions (LeakyReLU 0.2, BatchNorm after the first)
-    bring the image to `4 x 4`; the sentence embedding is compressed by a
-    dense layer to `condition_dim`, replicated over the `4 x 4` grid and
-    concatenated; a 1x1 convolution and a 4x4 valid convolution give one
-    logit per image `[B, 1]`.
+    Strided 4x4 convolutions (LeakyReLU 0.2, `normalization` after the
+    first) bring the image to `4 x 4`; the sentence embedding is compressed
+    by a dense layer to `condition_dim`, replicated over the `4 x 4` grid
+    and concatenated; a 1x1 convolution and a 4x4 valid convolution give
+    one logit per image `[B, 1]`.
+
+    `normalization`: `"batch"` (the paper's BatchNorm), `"layer"`
+    (LayerNorm over each sample's map) or `"none"`; the last two keep the
+    samples of a batch apart, as a gradient penalty (R1) needs.
 
     Reference:
         Zhang et al., "StackGAN", ICCV 2017 (stage-I discriminator).
@@ -82,15 +87,27 @@ def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
                        ("channels", channels)):
         _check(key, value)
     _check_size(image_size)
+    if normalization not in ("batch", "layer", "none"):
+        raise ValueError(
+            "`normalization` should be 'batch', 'layer' or 'none'. "
+            f"Received: `normalization={normalization!r}`")
+
+    def norm(x):
+        if normalization == "batch":
+            return layers.BatchNormalization()(x)
+        if normalization == "layer":
+            return layers.LayerNormalization(axis=[1, 2, 3])(x)
+        return x
+
     img = keras.Input((image_size, image_size, channels), name="images")
     e = keras.Input((embedding_dim,), name="embedding")
     x = img
     ch = width
     for i in range(image_size.bit_length() - 3):
         x = layers.Conv2D(ch, 4, strides=2, padding="same",
-                          use_bias=i == 0)(x)
+                          use_bias=i == 0 or normalization == "none")(x)
         if i:
-            x = layers.BatchNormalization()(x)
+            x = norm(x)
         x = layers.LeakyReLU(0.2)(x)
         ch = min(ch * 2, width * 8)
     t = layers.Dense(condition_dim)(e)
@@ -98,8 +115,9 @@ def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
     t = layers.Reshape((1, 1, condition_dim))(t)
     t = layers.UpSampling2D(4)(t)  # [B, 4, 4, condition_dim]
     x = layers.Concatenate()([x, t])
-    x = layers.Conv2D(x.shape[-1] - condition_dim, 1, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.Conv2D(x.shape[-1] - condition_dim, 1,
+                      use_bias=normalization == "none")(x)
+    x = norm(x)
     x = layers.LeakyReLU(0.2)(x)
     x = layers.Conv2D(1, 4, padding="valid")(x)
     x = layers.Reshape((1,))(x)
