@@ -1,0 +1,126 @@
+"""Text-to-image recipes side by side, as a user runs them: the CLI.
+
+Runs `keras-gan-stable train --recipe R --out WORK/R --quiet --set
+output.tensorboard=false` for each recipe (default `stackgan`, `attngan`,
+`dmgan`) at its recipe budget, each in its own process with one thread
+(the runs may go side by side: budgets are G steps, so the machine's load
+changes wall time only), then reads each run's `summary.json`: attribute
+accuracy per attribute on single-object captions, two-object captions and
+held-out colour/shape combinations, R-precision, the same on real
+held-out images (the ceiling), and the run's training CPU-seconds. Prints
+a table and writes `benchmarks/results/text_to_image_cli.json`.
+
+    python benchmarks/text_to_image_cli.py --work runs/t2i
+    python benchmarks/text_to_image_cli.py --work runs/t2i --collect  # read only
+
+`--set KEY=VALUE` (repeatable) goes to every run; `--jobs N` runs N at once.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._machine import run_metadata  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+GROUPS = ("single_object", "two_objects", "heldout")
+ATTRS = ("colour", "shape", "size", "position")
+
+
+def command(recipe, out, sets):
+    cmd = ["keras-gan-stable", "train", "--recipe", recipe, "--out", out,
+           "--quiet", "--set", "output.tensorboard=false"]
+    for item in sets:
+        cmd += ["--set", item]
+    return cmd
+
+
+def run_all(recipes, work, sets, jobs):
+    env = dict(os.environ, OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1",
+               TF_NUM_INTEROP_THREADS="1")
+    pending, running = list(recipes), []
+    while pending or running:
+        while pending and len(running) < jobs:
+            recipe = pending.pop(0)
+            out = os.path.join(work, recipe)
+            log = open(os.path.join(work, recipe + ".log"), "w")
+            running.append((recipe, log, subprocess.Popen(
+                command(recipe, out, sets), env=env, stdout=log,
+                stderr=subprocess.STDOUT)))
+        time.sleep(5)
+        for item in list(running):
+            recipe, log, proc = item
+            if proc.poll() is not None:
+                log.close()
+                running.remove(item)
+                if proc.returncode:
+                    sys.exit(f"{recipe}: the run failed (exit "
+                             f"{proc.returncode}); see {log.name}")
+
+
+def row(recipe, work):
+    with open(os.path.join(work, recipe, "summary.json")) as f:
+        summary = json.load(f)
+    m = summary["metrics"]
+    out = {"recipe": recipe, "train_cpu_s": summary["train_cpu_seconds"],
+           "epochs": summary["epochs"],
+           "holdout_captions": m["holdout_captions"],
+           "r_precision": m.get("r_precision"),
+           "real_r_precision": m.get("real_r_precision")}
+    for g in GROUPS:
+        for a in ATTRS:
+            out[f"{g}_{a}"] = m[f"{g}_{a}"]
+            out[f"real_{g}_{a}"] = m[f"real_{g}_{a}"]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--recipes", default="stackgan,attngan,dmgan")
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--set", action="append", default=[], dest="sets")
+    ap.add_argument("--jobs", type=int, default=3)
+    ap.add_argument("--collect", action="store_true",
+                    help="only read the runs already in --work")
+    ap.add_argument("--out", default="text_to_image_cli.json")
+    args = ap.parse_args()
+    recipes = args.recipes.split(",")
+    os.makedirs(args.work, exist_ok=True)
+    if not args.collect:
+        run_all(recipes, args.work, args.sets, args.jobs)
+    rows = [row(r, args.work) for r in recipes]
+    real = {"recipe": "real images"}
+    for g in GROUPS:
+        for a in ATTRS:
+            real[f"{g}_{a}"] = rows[0][f"real_{g}_{a}"]
+    real["r_precision"] = rows[0]["real_r_precision"]
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.3f}"
+
+    print("| recipe | train CPU-s | single: colour / shape / size / position "
+          "| two objects: colour / shape | held-out pairs: colour / shape "
+          "| R-precision |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows + [real]:
+        single = " / ".join(fmt(r[f"single_object_{a}"]) for a in ATTRS)
+        two = " / ".join(fmt(r[f"two_objects_{a}"]) for a in ATTRS[:2])
+        held = " / ".join(fmt(r[f"heldout_{a}"]) for a in ATTRS[:2])
+        print(f"| {r['recipe']} | {r.get('train_cpu_s', '-')} | {single} | "
+              f"{two} | {held} | {fmt(r['r_precision'])} |")
+    meta = run_metadata()
+    meta["command"] = " ".join(["python"] + sys.argv)
+    meta["runs"] = {r: " ".join(command(r, os.path.join(args.work, r),
+                                        args.sets)) for r in recipes}
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, args.out), "w") as f:
+        json.dump({"meta": meta, "rows": rows, "real": real}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
