@@ -42,3 +42,22 @@ def run_metadata(backend=True):
     meta["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     meta["command"] = "python " + " ".join(sys.argv)
     return meta
+
+
+def print_rows(rows):
+    """`rows` (dicts with the same keys) as a Markdown table."""
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|---" * len(keys) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+
+
+def write_results(results_dir, name, args, rows):
+    """`{"meta", "args", "rows"}` as `results_dir/name` (JSON)."""
+    import json
+
+    os.makedirs(results_dir, exist_ok=True)
+    with open(os.path.join(results_dir, name), "w") as f:
+        json.dump({"meta": run_metadata(), "args": vars(args), "rows": rows},
+                  f, indent=1)

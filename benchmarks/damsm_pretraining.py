@@ -14,7 +14,6 @@ and writes `benchmarks/results/damsm_pretraining.json`:
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 
 import keras_gan_stable as kgs  # noqa: E402
-from benchmarks._machine import run_metadata  # noqa: E402
+from benchmarks._machine import print_rows, write_results  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -79,15 +78,8 @@ def main():
             "r_precision_untrained": before,
             "r_precision_held_in": r_prec(damsm, images, ids),
             "r_precision_new_scenes": r_prec(damsm, new_images, new_ids)})
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|---" * len(keys) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, args.out), "w") as f:
-        json.dump({"meta": run_metadata(), "args": vars(args), "rows": rows},
-                  f, indent=1)
+    print_rows(rows)
+    write_results(RESULTS, args.out, args, rows)
 
 
 if __name__ == "__main__":

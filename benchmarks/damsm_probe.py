@@ -18,7 +18,6 @@ writes `benchmarks/results/damsm_probe.json`:
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -31,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from benchmarks._machine import run_metadata  # noqa: E402
+from benchmarks._machine import print_rows, write_results  # noqa: E402
 from keras_gan_stable import text_run  # noqa: E402
 from keras_gan_stable.data.captioned_shapes import captioned_shapes  # noqa: E402
 from keras_gan_stable.run import RunConfig  # noqa: E402
@@ -110,15 +109,8 @@ def main():
                                 text["damsm_learning_rate"], args.seed,
                                 callbacks=[cb])
         rows += cb.rows
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|---" * len(keys) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, args.out), "w") as f:
-        json.dump({"meta": run_metadata(), "args": vars(args), "rows": rows},
-                  f, indent=1)
+    print_rows(rows)
+    write_results(RESULTS, args.out, args, rows)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ run of about 6 minutes:
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 
 import keras_gan_stable as kgs  # noqa: E402
-from benchmarks._machine import run_metadata  # noqa: E402
+from benchmarks._machine import write_results  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -195,10 +194,7 @@ def main():
     for r in rows:
         print(f"| {r['model']} | {r['train_s']} | {r['steps']} | "
               + " | ".join(str(r[k]) for k in keys) + " |")
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, args.out), "w") as f:
-        json.dump({"meta": run_metadata(), "args": vars(args), "rows": rows},
-                  f, indent=1)
+    write_results(RESULTS, args.out, args, rows)
 
 
 if __name__ == "__main__":
