@@ -32,8 +32,10 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def r_prec(damsm, images, ids):
+    """R-precision over 100 candidates (all the scenes when `--n` < 100)."""
     img, txt = damsm.encode_images(images), damsm.encode_captions(ids)
-    return round(float(np.mean([kgs.r_precision(img, txt, 100, seed=s)
+    k = min(100, len(images))
+    return round(float(np.mean([kgs.r_precision(img, txt, k, seed=s)
                                 for s in range(3)])), 3)
 
 
