@@ -109,6 +109,7 @@ def test_caption_batches_pair_images_with_their_captions():
     assert 0 < pick.sum() < 8  # both captions of an image are drawn
 
 
+@pytest.mark.multibackend
 def test_text_run_stopped_mid_epoch_resumes_exactly(tmp_path):
     # StackGAN (the cheapest step); its text encoder is the DAMSM's (left
     # untrained here, to save time), which the resumed run reads from
@@ -118,6 +119,7 @@ def test_text_run_stopped_mid_epoch_resumes_exactly(tmp_path):
     assert_stopped_run_resumes_exactly(config, tmp_path, min_arrays=100)
 
 
+@pytest.mark.multibackend
 def test_cli_sample_caption_equals_generate(text_run_dir, tmp_path, capsys):
     from keras_gan_stable.run import load_gan
     from keras_gan_stable.utils.images import save_image_grid
