@@ -175,8 +175,8 @@ RECIPES["stylegan2-ada"]["train"].update(
 # single-object captions 66% of the time; at 1 the frame is gone and colour
 # reaches 91%, shape 51% (AttnGAN at its budget, BENCHMARKS.md "Text to
 # image through the CLI"). One discriminator on the final image; the papers
-# have one per stage (`--set text.stage_discriminators=true`, not yet
-# measured). Budgets: about 17 CPU-minutes of steps each (measured on 2
+# have one per stage (`--set text.stage_discriminators=true`; measured for
+# AttnGAN: size, position and R-precision up, shape unchanged). Budgets: about 17 CPU-minutes of steps each (measured on 2
 # cores, batch 32: StackGAN 0.062 s a step, AttnGAN 0.099, DM-GAN 0.103),
 # 20-30 CPU-minutes in all with the DAMSM pretraining and the metrics.
 _TEXT_TRAIN = {"loss": "non_saturating", "penalty": None, "n_critic": 1,
