@@ -11,7 +11,7 @@ from PIL import Image
 
 from keras_gan_stable.callbacks.checkpoint import ResumableBatches
 from keras_gan_stable.callbacks.checkpoint import list_checkpoints
-from keras_gan_stable.callbacks.time_budget import TimeBudget
+from resume_check import stop_on_batch
 from keras_gan_stable.data import DataError
 from keras_gan_stable.data import load_arrays
 from keras_gan_stable.data import loaders
@@ -162,16 +162,9 @@ def test_streamed_run_stopped_mid_epoch_resumes_bitwise(in_memory_run,
                                                         tmp_path):
     folder, memory = in_memory_run
     out = str(tmp_path / "s")
-    stopped = Run(_config(folder, "true"), out_dir=out, verbose=0)
-    calls = {"n": 0}
-
-    def clock():  # the budget is spent on the 7th batch (epoch 2, batch 2)
-        calls["n"] += 1
-        return 0.0 if calls["n"] <= 7 else 120.0
-
-    stopped.budget = TimeBudget(minutes=1.0, clock=clock)
-    stopped.callbacks.insert(stopped.callbacks.index(stopped.checkpoint),
-                             stopped.budget)
+    # The budget is spent on the 7th batch (epoch 2, batch 2).
+    stopped = stop_on_batch(
+        Run(_config(folder, "true"), out_dir=out, verbose=0), 7)
     assert stopped.fit()["stopped_by_time_budget"]
     meta = json.load(open(os.path.join(list_checkpoints(
         os.path.join(out, "checkpoints"))[0], "meta.json")))
