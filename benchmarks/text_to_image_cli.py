@@ -6,7 +6,8 @@ output.tensorboard=false` for each recipe (default `stackgan`, `attngan`,
 (the runs may go side by side: budgets are G steps, so the machine's load
 changes wall time only), then reads each run's `summary.json`: attribute
 accuracy per attribute on single-object captions, two-object captions and
-held-out colour/shape combinations, R-precision, the same on real
+held-out colour/shape combinations, R-precision, FID (in the R-precision
+DAMSM's image features; runs without it show "-"), the same on real
 held-out images (the ceiling), and the run's training CPU-seconds. Prints
 a table and writes `benchmarks/results/text_to_image_cli.json`.
 
@@ -71,7 +72,8 @@ def row(recipe, work):
            "epochs": summary["epochs"],
            "holdout_captions": m["holdout_captions"],
            "r_precision": m.get("r_precision"),
-           "real_r_precision": m.get("real_r_precision")}
+           "real_r_precision": m.get("real_r_precision"),
+           "fid": m.get("fid"), "real_fid": m.get("real_fid")}
     for g in GROUPS:
         for a in ATTRS:
             out[f"{g}_{a}"] = m[f"{g}_{a}"]
@@ -99,20 +101,22 @@ def main():
         for a in ATTRS:
             real[f"{g}_{a}"] = rows[0][f"real_{g}_{a}"]
     real["r_precision"] = rows[0]["real_r_precision"]
+    real["fid"] = rows[0]["real_fid"]
 
     def fmt(v):
         return "-" if v is None else f"{v:.3f}"
 
     print("| recipe | train CPU-s | single: colour / shape / size / position "
           "| two objects: colour / shape | held-out pairs: colour / shape "
-          "| R-precision |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          "| R-precision | FID |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows + [real]:
         single = " / ".join(fmt(r[f"single_object_{a}"]) for a in ATTRS)
         two = " / ".join(fmt(r[f"two_objects_{a}"]) for a in ATTRS[:2])
         held = " / ".join(fmt(r[f"heldout_{a}"]) for a in ATTRS[:2])
         print(f"| {r['recipe']} | {r.get('train_cpu_s', '-')} | {single} | "
-              f"{two} | {held} | {fmt(r['r_precision'])} |")
+              f"{two} | {held} | {fmt(r['r_precision'])} | "
+              f"{fmt(r.get('fid'))} |")
     meta = run_metadata()
     meta["command"] = " ".join(["python"] + sys.argv)
     meta["runs"] = {r: " ".join(command(r, os.path.join(args.work, r),

@@ -508,7 +508,8 @@ class TextRun(runs.Run):
 
     def _final_metrics(self, gan):
         return text_metrics(gan, self.tokenizer, self.test, self.config,
-                            self.out_dir)
+                            self.out_dir, reference=self.batches.x[
+                                :len(self.test[0])])
 
     def _export(self):
         if not self.config["output"]["export"]:
@@ -539,7 +540,8 @@ def _r_precision(damsm, images, ids):
                           for s in range(3)]))
 
 
-def text_metrics(gan, tokenizer, test, config, out_dir=None):
+def text_metrics(gan, tokenizer, test, config, out_dir=None,
+                 reference=None):
     """Metrics of a text run's generator on the held-out captions `test`
     (`(images, captions, attributes or None)`), images from seed 0.
 
@@ -554,6 +556,13 @@ def text_metrics(gan, tokenizer, test, config, out_dir=None):
       R-precision of generated and real images against their captions
       (min(100, N) candidates, mean over candidate draws 0-2) under a
       second DAMSM, trained on the held-out real images only.
+    - `fid` / `real_fid` (with that DAMSM): Frechet distance between the
+      generated and the real held-out images in its global image features
+      (`text.feature_dim` wide); `real_fid`: `reference` (real training
+      images, as many as the held-out ones) against the held-out images,
+      the floor at this sample count (a Frechet distance from a few
+      hundred samples is biased upwards; compare runs at equal
+      `text.holdout`).
     """
     import keras
 
@@ -608,7 +617,22 @@ def text_metrics(gan, tokenizer, test, config, out_dir=None):
                        text["damsm_learning_rate"], seed + EVAL_DAMSM_SEED)
         out["r_precision"] = _r_precision(damsm, fake, ids)
         out["real_r_precision"] = _r_precision(damsm, images, ids)
+        from keras_gan_stable.metrics.frechet import (
+            frechet_distance_from_features)
+
+        held = _image_features(damsm, images)
+        out["fid"] = float(frechet_distance_from_features(
+            _image_features(damsm, fake), held))
+        if reference is not None and len(reference):
+            out["real_fid"] = float(frechet_distance_from_features(
+                _image_features(damsm, reference[:len(images)]), held))
     return out
+
+
+def _image_features(damsm, images):
+    """The DAMSM's global image features `[N, D]` as float64."""
+    return np.asarray(damsm.encode_images(np.asarray(images, "float32")),
+                      "float64")
 
 
 # ---------------------------------------------------------------------- #
@@ -726,8 +750,9 @@ def evaluate_text_run(source, data=None):
     gan, tokenizer, config = load_text_run(source)
     if data:
         config["data"]["source"] = data
-    _, _, test = load_captioned(config)
-    return text_metrics(gan, tokenizer, test, config, source)
+    images, _, test = load_captioned(config)
+    return text_metrics(gan, tokenizer, test, config, source,
+                        reference=images[:len(test[0])])
 
 
 def export_text_run(source, out, version=1, overwrite=False,

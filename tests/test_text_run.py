@@ -109,6 +109,38 @@ def test_caption_batches_pair_images_with_their_captions():
     assert 0 < pick.sum() < 8  # both captions of an image are drawn
 
 
+def test_text_metrics_fid_is_zero_for_the_real_images(text_run_dir):
+    # The Frechet distance of a feature set to itself is 0 (up to the
+    # float64 matrix square root's round-off); a generator that returns
+    # the reference images scores exactly the reference's `real_fid` (the
+    # same features, computed deterministically).
+    from keras_gan_stable.data.captioned_shapes import captioned_shapes
+    from keras_gan_stable.text_run import load_text_run, text_metrics
+
+    out, _ = text_run_dir
+    _, tokenizer, config = load_text_run(out)
+    config["text"]["eval_damsm_steps"] = 2
+    held, caps, _ = captioned_shapes(40, 32, seed=11)
+    other, _, _ = captioned_shapes(40, 32, seed=12)
+
+    class Replay:  # a "generator" that returns fixed images
+        def __init__(self, images):
+            self.images = images
+
+        def generate(self, captions, seed):
+            assert len(captions) == len(self.images) and seed == 0
+            return self.images
+
+    same = text_metrics(Replay(held), tokenizer, (held, caps, None), config,
+                        reference=held)
+    assert abs(same["fid"]) < 1e-6 and abs(same["real_fid"]) < 1e-6
+    moved = text_metrics(Replay(other), tokenizer, (held, caps, None),
+                         config, reference=other)
+    assert moved["fid"] == moved["real_fid"] > 1e-3
+    assert "real_fid" not in text_metrics(Replay(held), tokenizer,
+                                          (held, caps, None), config)
+
+
 @pytest.mark.multibackend
 def test_text_run_stopped_mid_epoch_resumes_exactly(tmp_path):
     # StackGAN (the cheapest step); its text encoder is the DAMSM's (left
