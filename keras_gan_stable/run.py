@@ -172,6 +172,7 @@ class TextConfig:
     condition_dim: int = 16
     refinement_stages: int = 1
     stage_discriminators: bool = False
+    d_projection: bool = False
     residual_blocks: int = 1
     damsm: Optional[str] = None
     damsm_steps: int = 3000

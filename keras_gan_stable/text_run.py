@@ -286,7 +286,8 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
     `text.refinement_stages` refinement stages (each doubling the size)
     and the same discriminator on the final image, or, with
     `text.stage_discriminators`, one per stage's image
-    (`multi_stage_discriminator`). `model.latent_dim` is
+    (`multi_stage_discriminator`); `text.d_projection` adds the projection
+    term to each discriminator. `model.latent_dim` is
     `noise + text.condition_dim`.
     """
     from keras_gan_stable.architectures import stackgan as arch
@@ -311,13 +312,15 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
         d = arch.stackgan_stage1_discriminator(
             image_size=size, embedding_dim=dim, condition_dim=cond,
             width=width, channels=channels,
-            normalization=model["d_normalization"])
+            normalization=model["d_normalization"],
+            projection=text["d_projection"])
     else:  # AttnGAN's D_0..D_K, stage k at size / 2**(K - k)
         d = text_to_image.multi_stage_discriminator(
             [arch.stackgan_stage1_discriminator(
                 image_size=size >> (stages - 1 - k), embedding_dim=dim,
                 condition_dim=cond, width=width, channels=channels,
                 normalization=model["d_normalization"],
+                projection=text["d_projection"],
                 name=f"stage{k}_discriminator") for k in range(stages)],
             size, channels)
     kwargs = dict(kl_weight=text["kl_weight"],

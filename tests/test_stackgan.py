@@ -322,3 +322,32 @@ def test_discriminator_without_batch_norm_scores_each_sample_alone(
             loss="non_saturating", penalty="r1")
     with pytest.raises(ValueError, match="normalization='spectral'"):
         stackgan_stage1_discriminator(16, EMB, COND, normalization="spectral")
+
+
+def test_projection_term_is_the_inner_product_with_the_4x4_features():
+    # logit = concatenation path + <W e, vec(h)> (Miyato & Koyama 2018),
+    # h the 4 x 4 features before the concatenation. Check against NumPy:
+    # the same network with W = 0 gives the concatenation path, and the
+    # difference is (e @ W) . vec(h) in float64 (a float32 sum of 16 * ch
+    # = 128 products: rtol ~ 128 * 6e-8, so 1e-5 with margin).
+    d = stackgan_stage1_discriminator(16, EMB, COND, width=4,
+                                      normalization="none", projection=True)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (B, 16, 16, 3)).astype("float32")
+    e = rng.normal(size=(B, EMB)).astype("float32")
+    proj = d.get_layer("projection")
+    w = rng.normal(size=proj.kernel.shape).astype("float32")
+    proj.kernel.assign(w)
+    flat = next(layer for layer in d.layers
+                if isinstance(layer, keras.layers.Flatten))
+    h = _np(keras.Model(d.inputs, flat.output)([x, e]))  # [B, 16 * ch]
+    assert h.shape == (B, 16 * 4 * 2)
+    with_term = _np(d([x, e]))
+    proj.kernel.assign(np.zeros_like(w))
+    without = _np(d([x, e]))
+    want = np.sum((e.astype("float64") @ w) * h, axis=1, keepdims=True)
+    np.testing.assert_allclose(with_term - without, want, rtol=1e-5,
+                               atol=1e-5 * np.abs(want).max())
+    assert np.abs(want).max() > 1e-3  # the term is not trivially zero
+    with pytest.raises(ValueError, match="projection='yes'"):
+        stackgan_stage1_discriminator(16, EMB, COND, projection="yes")

@@ -65,7 +65,7 @@ def stackgan_stage1_generator(noise_dim=100, embedding_dim=256,
 
 def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
                                   condition_dim=128, width=64, channels=3,
-                                  normalization="batch",
+                                  normalization="batch", projection=False,
                                   name="stackgan_stage1_discriminator"):
     """StackGAN's text-conditional discriminator: `[images, e]` -> logits.
 
@@ -79,8 +79,16 @@ def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
     (LayerNorm over each sample's map) or `"none"`; the last two keep the
     samples of a batch apart, as a gradient penalty (R1) needs.
 
+    `projection=True` adds a projection term to the logit (Miyato & Koyama
+    2018): `<W e, vec(h)>`, the inner product of a linear map of the
+    sentence embedding with the flattened `4 x 4` image features `h`
+    (taken before the concatenation). Flattening, not pooling, keeps where
+    things are, so the term can score "a circle on the left" against the
+    layout. The concatenation path stays.
+
     Reference:
         Zhang et al., "StackGAN", ICCV 2017 (stage-I discriminator).
+        Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018.
     """
     for key, value in (("embedding_dim", embedding_dim),
                        ("condition_dim", condition_dim), ("width", width),
@@ -91,6 +99,10 @@ def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
         raise ValueError(
             "`normalization` should be 'batch', 'layer' or 'none'. "
             f"Received: `normalization={normalization!r}`")
+    if not isinstance(projection, bool):
+        raise ValueError(
+            "`projection` should be True (add the projection term) or "
+            f"False. Received: `projection={projection!r}`")
 
     def norm(x):
         if normalization == "batch":
@@ -110,6 +122,7 @@ def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
             x = norm(x)
         x = layers.LeakyReLU(0.2)(x)
         ch = min(ch * 2, width * 8)
+    h = x  # [B, 4, 4, ch]
     t = layers.Dense(condition_dim)(e)
     t = layers.LeakyReLU(0.2)(t)
     t = layers.Reshape((1, 1, condition_dim))(t)
@@ -121,6 +134,11 @@ def stackgan_stage1_discriminator(image_size=64, embedding_dim=256,
     x = layers.LeakyReLU(0.2)(x)
     x = layers.Conv2D(1, 4, padding="valid")(x)
     x = layers.Reshape((1,))(x)
+    if projection:
+        flat = layers.Flatten()(h)  # [B, 16 ch]
+        w = layers.Dense(flat.shape[-1], use_bias=False,
+                         name="projection")(e)
+        x = layers.Add()([x, layers.Dot(axes=1)([w, flat])])
     x = layers.Activation("linear", dtype="float32")(x)
     return keras.Model([img, e], x, name=name)
 

@@ -119,6 +119,7 @@ DEFAULT_CONFIG = {
         "condition_dim": 16,
         "refinement_stages": 1,
         "stage_discriminators": False,
+        "d_projection": False,
         "residual_blocks": 1,
         "damsm": None,
         "damsm_steps": 3000,
@@ -595,6 +596,9 @@ def validate_text(config):
     if not isinstance(text.get("stage_discriminators"), bool):
         _fail("text.stage_discriminators", text.get("stage_discriminators"),
               "true (a discriminator per stage, AttnGAN / DM-GAN) or false")
+    if not isinstance(text.get("d_projection"), bool):
+        _fail("text.d_projection", text.get("d_projection"),
+              "true (add a projection term to the discriminator) or false")
     v = text.get("mismatch_weight")
     if not (_is_num(v) and 0 <= v <= 1):
         _fail("text.mismatch_weight", v, "a number in [0, 1]")
