@@ -63,6 +63,9 @@ EVAL_SEED = 104_729
 DAMSM_SEED = 7_919
 EVAL_DAMSM_SEED = 15_485
 CLASSIFIER_SEED = 32_452
+# The R-precision / FID DAMSM's image-encoder width: fixed, so that runs of
+# any model.width are judged by the same kind of network.
+EVAL_DAMSM_WIDTH = 16
 # The grid's rows on captioned_shapes: one caption per colour, the third a
 # held-out combination (green triangles never appear in training).
 GRID_CAPTIONS = (
@@ -196,9 +199,11 @@ def load_tokenizer(path):
     return CaptionTokenizer.from_config(config)
 
 
-def build_damsm(config, image_size, vocabulary_size, channels=3):
+def build_damsm(config, image_size, vocabulary_size, channels=3,
+                width=None):
     """An untrained DAMSM of a text config: `damsm_image_encoder` (width
-    `model.width`, 16 by default, at least 8; `text.damsm_pooling`) and
+    `width`, or `model.width`, 16 by default, at least 8;
+    `text.damsm_pooling`) and
     `BiLSTMTextEncoder`; gamma1 4, gamma2 5, gamma3 10 (AttnGAN's CUB
     settings)."""
     from keras_gan_stable.architectures.damsm import damsm_image_encoder
@@ -206,7 +211,8 @@ def build_damsm(config, image_size, vocabulary_size, channels=3):
     from keras_gan_stable.text.text_encoder import BiLSTMTextEncoder
 
     text = config["text"]
-    width = max(8, config["model"]["width"] or 16)
+    if width is None:
+        width = max(8, config["model"]["width"] or 16)
     return DAMSM(damsm_image_encoder(image_size, text["feature_dim"],
                                      width=width, channels=channels,
                                      pooling=text["damsm_pooling"]),
@@ -558,7 +564,9 @@ def text_metrics(gan, tokenizer, test, config, out_dir=None,
     - `r_precision` / `real_r_precision` (`text.eval_damsm_steps` > 0):
       R-precision of generated and real images against their captions
       (min(100, N) candidates, mean over candidate draws 0-2) under a
-      second DAMSM, trained on the held-out real images only.
+      second DAMSM, trained on the held-out real images only, of width
+      `EVAL_DAMSM_WIDTH` (16) whatever `model.width`, so that runs of any
+      width are judged alike.
     - `fid` / `real_fid` (with that DAMSM): Frechet distance between the
       generated and the real held-out images in its global image features
       (`text.feature_dim` wide); `real_fid`: `reference` (real training
@@ -613,7 +621,8 @@ def text_metrics(gan, tokenizer, test, config, out_dir=None,
     if text["eval_damsm_steps"]:
         keras.utils.set_random_seed(seed + EVAL_DAMSM_SEED)
         damsm = build_damsm(config, int(images.shape[1]),
-                            tokenizer.vocabulary_size, int(images.shape[-1]))
+                            tokenizer.vocabulary_size, int(images.shape[-1]),
+                            width=EVAL_DAMSM_WIDTH)
         ones = np.ones(len(ids), "int32")
         pretrain_damsm(damsm, images, ids[:, None], ones,
                        text["eval_damsm_steps"], text["damsm_batch_size"],

@@ -109,6 +109,23 @@ def test_caption_batches_pair_images_with_their_captions():
     assert 0 < pick.sum() < 8  # both captions of an image are drawn
 
 
+def test_damsm_width_follows_the_model_and_the_judge_keeps_16():
+    import keras
+
+    from keras_gan_stable.text_run import EVAL_DAMSM_WIDTH, build_damsm
+
+    config = _config(extra=["model.width=32"]).to_dict()
+
+    def first_conv_filters(damsm):
+        return next(layer.filters for layer in damsm.image_encoder.layers
+                    if isinstance(layer, keras.layers.Conv2D))
+
+    assert first_conv_filters(build_damsm(config, 32, 50)) == 32
+    assert EVAL_DAMSM_WIDTH == 16
+    assert first_conv_filters(build_damsm(config, 32, 50,
+                                          width=EVAL_DAMSM_WIDTH)) == 16
+
+
 def test_text_metrics_fid_is_zero_for_the_real_images(text_run_dir):
     # The Frechet distance of a feature set to itself is 0 (up to the
     # float64 matrix square root's round-off); a generator that returns
