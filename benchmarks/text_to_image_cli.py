@@ -14,6 +14,10 @@ a table and writes `benchmarks/results/text_to_image_cli.json`.
     python benchmarks/text_to_image_cli.py --work runs/t2i
     python benchmarks/text_to_image_cli.py --work runs/t2i --collect  # read only
 
+With `--collect`, `--recipes` names run folders under `--work` (any runs,
+e.g. variants made with `--set`); the JSON records each folder's recipe and
+the settings its config changes from it.
+
 `--set KEY=VALUE` (repeatable) goes to every run; `--jobs N` runs N at once.
 """
 
@@ -62,6 +66,32 @@ def run_all(recipes, work, sets, jobs):
                 if proc.returncode:
                     sys.exit(f"{recipe}: the run failed (exit "
                              f"{proc.returncode}); see {log.name}")
+
+
+def settings(folder):
+    """What a run folder's config changes from its recipe, as flat
+    `KEY=VALUE` strings (the `--set`s that would make it)."""
+    import yaml
+
+    from keras_gan_stable.run import RunConfig
+
+    with open(os.path.join(folder, "config.yaml")) as f:
+        config = yaml.safe_load(f)
+    base = RunConfig.from_recipe(config["recipe"]).to_dict()
+    out = []
+    for section, values in config.items():
+        if not isinstance(values, dict) or section == "output":
+            continue
+        for key, value in values.items():
+            if base.get(section, {}).get(key) != value:
+                out.append(f"{section}.{key}={_yaml(value)}")
+    return config["recipe"], sorted(out)
+
+
+def _yaml(value):
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
 def row(recipe, work):
@@ -119,8 +149,15 @@ def main():
               f"{fmt(r.get('fid'))} |")
     meta = run_metadata()
     meta["command"] = " ".join(["python"] + sys.argv)
-    meta["runs"] = {r: " ".join(command(r, os.path.join(args.work, r),
-                                        args.sets)) for r in recipes}
+    if args.collect:  # folders of any runs: their recipe and settings
+        meta["runs"] = {}
+        for r in recipes:
+            name, sets = settings(os.path.join(args.work, r))
+            meta["runs"][r] = " ".join(command(
+                name, os.path.join(args.work, r), sets))
+    else:
+        meta["runs"] = {r: " ".join(command(r, os.path.join(args.work, r),
+                                            args.sets)) for r in recipes}
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, args.out), "w") as f:
         json.dump({"meta": meta, "rows": rows, "real": real}, f, indent=1)
