@@ -74,17 +74,20 @@ def settings(folder):
     import yaml
 
     from keras_gan_stable.run import RunConfig
+    from keras_gan_stable.utils.config import DEFAULT_CONFIG
 
     with open(os.path.join(folder, "config.yaml")) as f:
         config = yaml.safe_load(f)
     base = RunConfig.from_recipe(config["recipe"]).to_dict()
     out = []
-    for section, values in config.items():
+    for section, values in base.items():
         if not isinstance(values, dict) or section == "output":
             continue
         for key, value in values.items():
-            if base.get(section, {}).get(key) != value:
-                out.append(f"{section}.{key}={_yaml(value)}")
+            # A key the run's config lacks had the library default then.
+            run = config.get(section, {}).get(key, DEFAULT_CONFIG[section][key])
+            if run != value:
+                out.append(f"{section}.{key}={_yaml(run)}")
     return config["recipe"], sorted(out)
 
 
