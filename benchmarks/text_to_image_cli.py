@@ -8,7 +8,9 @@ changes wall time only), then reads each run's `summary.json`: attribute
 accuracy per attribute on single-object captions, two-object captions and
 held-out colour/shape combinations, R-precision, FID (in the R-precision
 DAMSM's image features; runs without it show "-"), the same on real
-held-out images (the ceiling), and the run's training CPU-seconds. Prints
+held-out images (the ceiling), and the run's training CPU-seconds (and
+the whole process's, DAMSM pretraining and metrics included, for runs it
+started: `WORK/R.cpu.json`). Prints
 a table and writes `benchmarks/results/text_to_image_cli.json`.
 
     python benchmarks/text_to_image_cli.py --work runs/t2i
@@ -60,12 +62,18 @@ def run_all(recipes, work, sets, jobs):
         time.sleep(5)
         for item in list(running):
             recipe, log, proc = item
-            if proc.poll() is not None:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
                 log.close()
                 running.remove(item)
-                if proc.returncode:
-                    sys.exit(f"{recipe}: the run failed (exit "
-                             f"{proc.returncode}); see {log.name}")
+                code = os.waitstatus_to_exitcode(status)
+                if code:
+                    sys.exit(f"{recipe}: the run failed (exit {code}); see "
+                             f"{log.name}")
+                # The whole process: DAMSM pretraining, training, metrics.
+                with open(os.path.join(work, recipe + ".cpu.json"), "w") as f:
+                    json.dump({"process_cpu_s": round(
+                        usage.ru_utime + usage.ru_stime, 1)}, f)
 
 
 def settings(folder):
@@ -101,7 +109,12 @@ def row(recipe, work):
     with open(os.path.join(work, recipe, "summary.json")) as f:
         summary = json.load(f)
     m = summary["metrics"]
+    cpu = os.path.join(work, recipe + ".cpu.json")
+    if os.path.exists(cpu):
+        with open(cpu) as f:
+            summary["process_cpu_s"] = json.load(f)["process_cpu_s"]
     out = {"recipe": recipe, "train_cpu_s": summary["train_cpu_seconds"],
+           "process_cpu_s": summary.get("process_cpu_s"),
            "epochs": summary["epochs"],
            "holdout_captions": m["holdout_captions"],
            "r_precision": m.get("r_precision"),
@@ -139,15 +152,17 @@ def main():
     def fmt(v):
         return "-" if v is None else f"{v:.3f}"
 
-    print("| recipe | train CPU-s | single: colour / shape / size / position "
+    print("| recipe | train CPU-s | process CPU-s | single: colour / shape / "
+          "size / position "
           "| two objects: colour / shape | held-out pairs: colour / shape "
           "| R-precision | FID |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows + [real]:
         single = " / ".join(fmt(r[f"single_object_{a}"]) for a in ATTRS)
         two = " / ".join(fmt(r[f"two_objects_{a}"]) for a in ATTRS[:2])
         held = " / ".join(fmt(r[f"heldout_{a}"]) for a in ATTRS[:2])
-        print(f"| {r['recipe']} | {r.get('train_cpu_s', '-')} | {single} | "
+        print(f"| {r['recipe']} | {r.get('train_cpu_s', '-')} | "
+              f"{r.get('process_cpu_s') or '-'} | {single} | "
               f"{two} | {held} | {fmt(r['r_precision'])} | "
               f"{fmt(r.get('fid'))} |")
     meta = run_metadata()
