@@ -201,26 +201,23 @@ RECIPES["stackgan"] = {
     "text": {"kl_weight": 2.0, "refinement_stages": 0, "damsm_weight": 0.0,
              "holdout": 256},
 }
-RECIPES["attngan"] = {
-    "doc": "Xu et al. 2018 (AttnGAN): word attention, DAMSM loss 1 in G, "
-           "KL 1; 32 channels, projection D",
-    "model": {"architecture": "attngan", "latent_dim": 48,
-              "width": 32},
-    "data": dict(_TEXT_DATA),
-    "train": {**copy.deepcopy(_TEXT_TRAIN), "images": 32 * 6_000},
-    "text": {"kl_weight": 1.0, "refinement_stages": 1, "damsm_weight": 1.0,
-             "holdout": 256, "d_projection": True},
-}
-RECIPES["dmgan"] = {
-    "doc": "Zhu et al. 2019 (DM-GAN): dynamic memory (writing + response "
-           "gates), DAMSM loss 1 in G, KL 1; 32 channels, projection D",
-    "model": {"architecture": "dmgan", "latent_dim": 48,
-              "width": 32},
-    "data": dict(_TEXT_DATA),
-    "train": {**copy.deepcopy(_TEXT_TRAIN), "images": 32 * 6_000},
-    "text": {"kl_weight": 1.0, "refinement_stages": 1, "damsm_weight": 1.0,
-             "holdout": 256, "d_projection": True},
-}
+# AttnGAN and DM-GAN share everything but the generator.
+def _attentional_text_recipe(name, doc):
+    return {"doc": doc,
+            "model": {"architecture": name, "latent_dim": 48, "width": 32},
+            "data": dict(_TEXT_DATA),
+            "train": {**copy.deepcopy(_TEXT_TRAIN), "images": 32 * 6_000},
+            "text": {"kl_weight": 1.0, "refinement_stages": 1,
+                     "damsm_weight": 1.0, "holdout": 256,
+                     "d_projection": True}}
+
+
+RECIPES["attngan"] = _attentional_text_recipe(
+    "attngan", "Xu et al. 2018 (AttnGAN): word attention, DAMSM loss 1 in "
+    "G, KL 1; 32 channels, projection D")
+RECIPES["dmgan"] = _attentional_text_recipe(
+    "dmgan", "Zhu et al. 2019 (DM-GAN): dynamic memory (writing + response "
+    "gates), DAMSM loss 1 in G, KL 1; 32 channels, projection D")
 
 DEFAULT_RECIPE = "recommended"
 
