@@ -219,10 +219,10 @@ def _attentional_text_recipe(name, doc):
 
 RECIPES["attngan"] = _attentional_text_recipe(
     "attngan", "Xu et al. 2018 (AttnGAN): word attention, DAMSM loss 1 in "
-    "G, KL 1; 32 channels, projection D")
+    "G, KL 1; 32 channels, projection D, EMA")
 RECIPES["dmgan"] = _attentional_text_recipe(
     "dmgan", "Zhu et al. 2019 (DM-GAN): dynamic memory (writing + response "
-    "gates), DAMSM loss 1 in G, KL 1; 32 channels, projection D")
+    "gates), DAMSM loss 1 in G, KL 1; 32 channels, projection D, EMA")
 
 DEFAULT_RECIPE = "recommended"
 
