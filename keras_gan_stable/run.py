@@ -173,6 +173,7 @@ class TextConfig:
     refinement_stages: int = 1
     stage_discriminators: bool = False
     d_projection: bool = False
+    sentence_affine: bool = False
     residual_blocks: int = 1
     damsm: Optional[str] = None
     damsm_steps: int = 3000

@@ -293,8 +293,9 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
     and the same discriminator on the final image, or, with
     `text.stage_discriminators`, one per stage's image
     (`multi_stage_discriminator`); `text.d_projection` adds the projection
-    term to each discriminator. `model.latent_dim` is
-    `noise + text.condition_dim`.
+    term to each discriminator; `text.sentence_affine` conditions the
+    AttnGAN / DM-GAN generator's batch normalisations on the sentence.
+    `model.latent_dim` is `noise + text.condition_dim`.
     """
     from keras_gan_stable.architectures import stackgan as arch
     from keras_gan_stable.architectures import text_to_image
@@ -348,7 +349,8 @@ def build_text_gan(config, image_shape, damsm, total_steps=None):
                     image_size=size,
                     refinement_stages=text["refinement_stages"],
                     width=width, residual_blocks=text["residual_blocks"],
-                    channels=channels, stage_images=stages > 1)
+                    channels=channels, stage_images=stages > 1,
+                    sentence_affine=text["sentence_affine"])
         if name == "attngan":
             from keras_gan_stable.models.attngan import AttnGAN as cls
         else:

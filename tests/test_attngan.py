@@ -131,6 +131,47 @@ def test_config_and_keras_file_round_trip(cls, tmp_path):
         _np(gan.damsm.encode_captions(IDS)))
 
 
+@pytest.mark.parametrize("builder", [attngan_generator, dmgan_generator])
+def test_sentence_affine_starts_as_the_plain_generator(builder, tmp_path):
+    from keras_gan_stable.layers import VectorConditionalBatchNormalization
+
+    rng = np.random.default_rng(2)
+    inputs = [rng.standard_normal((B, NOISE + COND)).astype("float32"),
+              rng.standard_normal((B, FEAT)).astype("float32"),
+              rng.standard_normal((B, 4, FEAT)).astype("float32"),
+              np.ones((B, 4), "float32")]
+    kw = dict(image_size=S, refinement_stages=1, width=4,
+              residual_blocks=2, max_words=4)
+    plain = builder(NOISE, FEAT, COND, **kw)
+    tuned = builder(NOISE, FEAT, COND, sentence_affine=True, **kw)
+    cbn = [l for l in tuned.layers
+           if isinstance(l, VectorConditionalBatchNormalization)]
+    # Every feature-map normalisation takes the sentence: (AttnGAN: the
+    # joint conv,) 2 x 2 in the residual blocks, the stage's upsampling
+    # (the initial stage is at 4 x 4 for 8 px: no upsampling block).
+    joint = 1 if builder is attngan_generator else 0
+    assert len(cbn) == joint + 4 + 1
+    assert all(l.hidden_units == 4 for l in cbn)
+    for layer in plain.layers:  # same weights where the layers agree
+        if layer.weights and not isinstance(
+                layer, keras.layers.BatchNormalization):
+            tuned.get_layer(layer.name).set_weights(layer.get_weights())
+    # Scale one and shift zero at the start, as BatchNormalization's.
+    np.testing.assert_allclose(_np(tuned(inputs, training=True)),
+                               _np(plain(inputs, training=True)),
+                               rtol=1e-5, atol=1e-5)
+    # A sentence-dependent shift then changes the image, caption by caption.
+    cbn[-1].beta_kernel.assign(rng.normal(0, 1, cbn[-1].beta_kernel.shape))
+    moved = _np(tuned(inputs, training=True))
+    assert np.abs(moved - _np(plain(inputs, training=True))).max() > 1e-3
+    path = str(tmp_path / "g.keras")
+    tuned.save(path)
+    np.testing.assert_array_equal(
+        _np(keras.saving.load_model(path)(inputs, training=True)), moved)
+    with pytest.raises(ValueError, match="sentence_affine='yes'"):
+        builder(NOISE, FEAT, COND, sentence_affine="yes", **kw)
+
+
 def test_clear_errors():
     damsm = tiny_damsm()
     g = attngan_generator(NOISE, FEAT, COND, image_size=S, width=4)

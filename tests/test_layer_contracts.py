@@ -32,6 +32,7 @@ from keras_gan_stable.layers import MinibatchStdDev
 from keras_gan_stable.layers import PixelNormalization
 from keras_gan_stable.layers import SelfAttention2D
 from keras_gan_stable.layers import SpectralNormalization
+from keras_gan_stable.layers import VectorConditionalBatchNormalization
 
 pytestmark = pytest.mark.multibackend
 
@@ -108,6 +109,14 @@ LAYER_CASES = [
       "beta_initializer": "random_normal"},
      [_normal(4, 3, 3, 4), _labels(4, 3)], (4, 3, 3, 4), 2, 2,
      {"call_kwargs": {"training": True}, "mixed_precision_depth": 2}),
+    # The scale and shift maps start at zero (a plain batch norm); random
+    # values make the condition count in every comparison.
+    ("vector_conditional_batch_norm", VectorConditionalBatchNormalization,
+     {"hidden_units": 3},
+     [_normal(4, 3, 3, 4), _normal(4, 5)], (4, 3, 3, 4), 6, 2,
+     {"call_kwargs": {"training": True}, "mixed_precision_depth": 2,
+      "init_weights": lambda l: [w.assign(np.random.default_rng(0).normal(
+          0, 0.5, w.shape)) for w in (l.gamma_kernel, l.beta_kernel)]}),
     ("sync_batch_norm", SyncBatchNormalization, {"momentum": 0.9},
      _normal(4, 3, 3, 4), (4, 3, 3, 4), 2, 2,
      {"call_kwargs": {"training": True}, "mixed_precision_depth": 2}),

@@ -1,5 +1,6 @@
-"""AttnGAN's word attention and DM-GAN's dynamic memory against NumPy
-references of the papers' formulas, and the masking of padded words."""
+"""AttnGAN's word attention, DM-GAN's dynamic memory and the
+sentence-conditioned batch normalisation against NumPy references of the
+papers' formulas, and the masking of padded words."""
 
 import numpy as np
 import pytest
@@ -171,3 +172,50 @@ def test_layer_configs_round_trip():
         DynamicMemory(0)
     with pytest.raises(ValueError, match="Received shapes"):
         WordAttention()([words, words, MASK])
+
+
+# ---------------------------------------------------------------------- #
+# VectorConditionalBatchNormalization (the generator's sentence affine)
+# ---------------------------------------------------------------------- #
+@pytest.mark.multibackend
+@pytest.mark.parametrize("hidden", [None, 5])
+def test_vector_conditional_batch_norm_matches_numpy(hidden):
+    from keras_gan_stable.layers import VectorConditionalBatchNormalization
+
+    rng = np.random.default_rng(1)
+    x = (rng.normal(0, 2, (B, H, W, C)) + 1.0).astype("float32")
+    c = rng.normal(0, 1, (B, D)).astype("float32")
+    layer = VectorConditionalBatchNormalization(hidden, momentum=0.9,
+                                                epsilon=1e-3)
+    layer.build([x.shape, c.shape])
+    # At the start the layer is a plain batch normalisation.
+    x_hat = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1e-3)
+    np.testing.assert_allclose(_np(layer([x, c], training=True)), x_hat,
+                               rtol=1e-4, atol=1e-5)
+    weights = [rng.normal(0, 0.5, w.shape).astype("float32")
+               for w in layer.trainable_weights]
+    layer.set_weights(weights + [_np(w) for w in
+                                 layer.non_trainable_weights])
+    h = c.astype("float64")
+    if hidden is not None:
+        w1, b1, wg, bg, wb, bb = weights
+        h = np.maximum(h @ w1 + b1, 0.0)
+    else:
+        wg, bg, wb, bb = weights
+    gamma, beta = 1.0 + h @ wg + bg, h @ wb + bb
+    expected = x_hat * gamma[:, None, None] + beta[:, None, None]
+    # float32 BN statistics over B*H*W = 18 values and sums of <= D + 5
+    # products of order 1: round-off ~1e-6 relative, well inside 1e-4.
+    np.testing.assert_allclose(_np(layer([x, c], training=True)), expected,
+                               rtol=1e-4, atol=1e-4)
+    clone = VectorConditionalBatchNormalization.from_config(
+        layer.get_config())
+    clone([x, c])
+    clone.set_weights(layer.get_weights())
+    assert clone.get_config() == layer.get_config()
+    np.testing.assert_array_equal(_np(clone([x, c], training=True)),
+                                  _np(layer([x, c], training=True)))
+    with pytest.raises(ValueError, match="hidden_units=0"):
+        VectorConditionalBatchNormalization(0)
+    with pytest.raises(ValueError, match=r"`c` of shape `\[N, D\]`"):
+        VectorConditionalBatchNormalization()([x, x])

@@ -257,3 +257,6 @@ def test_caption_on_a_run_that_is_not_a_text_run(tmp_path, capsys,
     assert_cli_error(["train", "--recipe", "attngan", "--set",
                       "text.d_projection=3"],
                      "text.d_projection", str(tmp_path), capsys)
+    assert_cli_error(["train", "--recipe", "stackgan", "--set",
+                      "text.sentence_affine=true"],
+                     "text.sentence_affine=True", str(tmp_path), capsys)

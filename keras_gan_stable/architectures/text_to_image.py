@@ -6,6 +6,8 @@ from keras import layers
 from keras import ops
 
 from keras_gan_stable.architectures.stackgan import _check
+from keras_gan_stable.layers.conditional_batch_norm import (
+    VectorConditionalBatchNormalization)
 from keras_gan_stable.layers.conditioning_augmentation import (
     ConditioningAugmentation)
 from keras_gan_stable.layers.dynamic_memory import DynamicMemory
@@ -115,7 +117,8 @@ def multi_stage_discriminator(discriminators, image_size, channels=3,
 
 def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
                     image_size, refinement_stages, width, residual_blocks,
-                    max_words, channels, name, stage_images=False):
+                    max_words, channels, name, stage_images=False,
+                    sentence_affine=False):
     for key, value in (("noise_dim", noise_dim), ("text_dim", text_dim),
                        ("condition_dim", condition_dim), ("width", width),
                        ("residual_blocks", residual_blocks),
@@ -124,11 +127,25 @@ def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
                else 1)
     if max_words is not None:
         _check("max_words", max_words, 1)
+    if not isinstance(sentence_affine, bool):
+        raise ValueError(
+            "`sentence_affine` should be True (batch normalisation of the "
+            "feature maps conditioned on the sentence) or False. Received: "
+            f"`sentence_affine={sentence_affine!r}`")
     base = _check_sizes(image_size, refinement_stages)
     z = keras.Input((noise_dim + condition_dim,), name="z")
     sentence = keras.Input((text_dim,), name="sentence")
     words = keras.Input((max_words, text_dim), name="words")
     mask = keras.Input((max_words,), name="mask")
+
+    def norm(x, tag):  # the feature maps' batch normalisation
+        if sentence_affine:
+            return VectorConditionalBatchNormalization(
+                hidden_units=width, name=f"{tag}_bn")([x, sentence])
+        return layers.BatchNormalization(name=f"{tag}_bn")(x)
+
+    def bn_relu(x, tag):
+        return layers.ReLU()(norm(x, tag))
     # Initial stage F_0: [z, c] -> h_0 at `base` px.
     x = ConditioningAugmentation(condition_dim, name="conditioning")(
         [z, sentence])
@@ -142,7 +159,7 @@ def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
         x = layers.UpSampling2D(2, interpolation="nearest")(x)
         x = layers.Conv2D(ch, 3, padding="same", use_bias=False,
                           name=f"initial_up{i}")(x)
-        x = _bn_relu(x, f"initial_up{i}")
+        x = bn_relu(x, f"initial_up{i}")
     # Refinement stages F_i: the words act on h_{i-1}, residual blocks
     # refine the result and a x2 upsampling gives h_i.
     images = []
@@ -151,19 +168,19 @@ def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
             y = layers.Conv2D(channels, 3, padding="same",
                               name=f"to_image{s}")(x)
             images.append(layers.Activation("tanh", dtype="float32")(y))
-        x = stage_layer(s, x, words, mask)
+        x = stage_layer(s, x, words, mask, bn_relu)
         for r in range(residual_blocks):
             y = layers.Conv2D(width, 3, padding="same", use_bias=False,
                               name=f"stage{s}_res{r}a")(x)
-            y = _bn_relu(y, f"stage{s}_res{r}a")
+            y = bn_relu(y, f"stage{s}_res{r}a")
             y = layers.Conv2D(width, 3, padding="same", use_bias=False,
                               name=f"stage{s}_res{r}b")(y)
-            y = layers.BatchNormalization(name=f"stage{s}_res{r}b_bn")(y)
+            y = norm(y, f"stage{s}_res{r}b")
             x = layers.ReLU()(layers.Add()([x, y]))
         x = layers.UpSampling2D(2, interpolation="nearest")(x)
         x = layers.Conv2D(width, 3, padding="same", use_bias=False,
                           name=f"stage{s}_up")(x)
-        x = _bn_relu(x, f"stage{s}_up")
+        x = bn_relu(x, f"stage{s}_up")
     x = layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
     x = layers.Activation("tanh", dtype="float32")(x)
     if stage_images:
@@ -174,7 +191,8 @@ def _text_generator(stage_layer, noise_dim, text_dim, condition_dim,
 def attngan_generator(noise_dim=100, text_dim=256, condition_dim=100,
                       image_size=64, refinement_stages=1, width=32,
                       residual_blocks=2, max_words=None, channels=3,
-                      name="attngan_generator", stage_images=False):
+                      name="attngan_generator", stage_images=False,
+                      sentence_affine=False):
     """AttnGAN's attentional generative network: `[z, sentence, words, mask]`
     -> images in [-1, 1].
 
@@ -199,6 +217,14 @@ def attngan_generator(noise_dim=100, text_dim=256, condition_dim=100,
     for one discriminator per stage (`multi_stage_discriminator`,
     `AttnGAN(image_stages=...)`).
 
+    `sentence_affine=True` conditions every batch normalisation of the
+    feature maps on the sentence (`VectorConditionalBatchNormalization`
+    with `width` hidden units: a per-channel scale and shift predicted from
+    the sentence feature, DF-GAN's affine fusion), so the sentence steers
+    each block directly and not only through the conditioning
+    augmentation's sample at the start. It starts as plain batch
+    normalisation.
+
     >>> g = attngan_generator(100, 64, 100, image_size=32, width=32)
     >>> images = g([z, sentence, words, mask])   # [B, 32, 32, 3]
 
@@ -206,23 +232,24 @@ def attngan_generator(noise_dim=100, text_dim=256, condition_dim=100,
         Xu et al., "AttnGAN", CVPR 2018 (Section 3.1).
     """
 
-    def stage(s, h, words, mask):
+    def stage(s, h, words, mask, bn_relu):
         c = WordAttention(name=f"stage{s}_attention")([h, words, mask])
         x = layers.Concatenate()([h, c])
         x = layers.Conv2D(width, 3, padding="same", use_bias=False,
                           name=f"stage{s}_joint")(x)
-        return _bn_relu(x, f"stage{s}_joint")
+        return bn_relu(x, f"stage{s}_joint")
 
     return _text_generator(stage, noise_dim, text_dim, condition_dim,
                            image_size, refinement_stages, width,
                            residual_blocks, max_words, channels, name,
-                           stage_images)
+                           stage_images, sentence_affine)
 
 
 def dmgan_generator(noise_dim=100, text_dim=256, condition_dim=100,
                     image_size=64, refinement_stages=1, width=32,
                     residual_blocks=2, memory_dim=None, max_words=None,
-                    channels=3, name="dmgan_generator", stage_images=False):
+                    channels=3, name="dmgan_generator", stage_images=False,
+                    sentence_affine=False):
     """DM-GAN's generator: an initial image from sentence and noise, then
     dynamic-memory refinement. `[z, sentence, words, mask]` -> images.
 
@@ -231,6 +258,7 @@ def dmgan_generator(noise_dim=100, text_dim=256, condition_dim=100,
     over the words and the mean image feature, key/value addressing per
     pixel, response gate fusing the memory response with the image
     features), then `residual_blocks` residual blocks and a x2 upsampling.
+    `sentence_affine` as for `attngan_generator`.
 
     >>> g = dmgan_generator(100, 64, 100, image_size=32, width=32)
 
@@ -240,11 +268,11 @@ def dmgan_generator(noise_dim=100, text_dim=256, condition_dim=100,
     if memory_dim is not None:
         _check("memory_dim", memory_dim, 1)
 
-    def stage(s, h, words, mask):
+    def stage(s, h, words, mask, bn_relu):
         return DynamicMemory(memory_dim, name=f"stage{s}_memory")(
             [h, words, mask])
 
     return _text_generator(stage, noise_dim, text_dim, condition_dim,
                            image_size, refinement_stages, width,
                            residual_blocks, max_words, channels, name,
-                           stage_images)
+                           stage_images, sentence_affine)

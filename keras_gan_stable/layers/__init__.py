@@ -3,6 +3,9 @@
 from keras_gan_stable.layers.conditional_batch_norm import (
     ConditionalBatchNormalization,
 )
+from keras_gan_stable.layers.conditional_batch_norm import (
+    VectorConditionalBatchNormalization,
+)
 from keras_gan_stable.layers.power_iteration import power_iteration_enabled
 from keras_gan_stable.layers.power_iteration import power_iteration_updates
 from keras_gan_stable.layers.self_attention import SelfAttention2D

@@ -123,3 +123,134 @@ class ConditionalBatchNormalization(keras.layers.Layer):
             "beta_initializer": keras.initializers.serialize(
                 self.beta_initializer),
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_gan_stable")
+class VectorConditionalBatchNormalization(keras.layers.Layer):
+    """Batch normalisation whose scale and shift are predicted from a vector.
+
+    The conditional batch normalisation of de Vries et al. (2017) for a
+    continuous condition such as a sentence feature: the features are
+    normalised by `BatchNormalization` without its own affine parameters,
+    then `y = (1 + dgamma(c)) * x_hat + dbeta(c)`, where `dgamma` and
+    `dbeta` `[N, C]` are linear maps of `h(c)`: `h(c) = relu(c W + b)`
+    with `hidden_units` units, or `h(c) = c` when `hidden_units` is `None`.
+    The two output maps start at zero, so the layer starts as a plain
+    batch normalisation (scale one, shift zero) and learns how the
+    condition steers each channel. DF-GAN (Tao et al. 2022) conditions its
+    generator on the sentence this way in every block.
+
+    Called as `layer([x, c])`, with `x` `[N, ..., C]` (the channel axis
+    given by `axis`) and `c` `[N, D]`.
+
+    Args:
+        hidden_units: int or None. Units of the hidden ReLU layer; `None`
+            maps `c` linearly. Defaults to `None`.
+        momentum: float. Momentum of the moving statistics. Defaults to
+            `0.99`, as `keras.layers.BatchNormalization`.
+        epsilon: float. Added to the variance. Defaults to `1e-3`, as
+            `keras.layers.BatchNormalization`.
+        axis: int. The channel axis. Defaults to `-1`.
+        **kwargs: base layer arguments (`name`, ...).
+
+    >>> cbn = VectorConditionalBatchNormalization(hidden_units=32)
+    >>> y = cbn([features, sentence], training=True)
+
+    Reference:
+        de Vries et al., "Modulating early visual processing by language",
+        NeurIPS 2017; Tao et al., "DF-GAN: A Simple and Effective Baseline
+        for Text-to-Image Synthesis", CVPR 2022.
+    """
+
+    def __init__(self, hidden_units=None, momentum=0.99, epsilon=1e-3,
+                 axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if hidden_units is not None and (
+                isinstance(hidden_units, bool)
+                or not isinstance(hidden_units, int) or hidden_units < 1):
+            raise ValueError(
+                "`hidden_units` should be a positive integer or None. "
+                f"Received: `hidden_units={hidden_units!r}`"
+            )
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(
+                "`momentum` should be in [0, 1). Received: "
+                f"`momentum={momentum!r}`"
+            )
+        if not float(epsilon) > 0:
+            raise ValueError(
+                f"`epsilon` should be > 0. Received: `epsilon={epsilon!r}`"
+            )
+        self.hidden_units = hidden_units
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.axis = int(axis)
+        self.batch_norm = keras.layers.BatchNormalization(
+            axis=self.axis, momentum=self.momentum, epsilon=self.epsilon,
+            center=False, scale=False, dtype=self.dtype_policy,
+            name="batch_norm")
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(
+                input_shape) != 2 or not isinstance(
+                    input_shape[0], (list, tuple)):
+            raise ValueError(
+                "VectorConditionalBatchNormalization is called on `[x, c]`. "
+                f"Received input shape: {input_shape}"
+            )
+        x_shape, c_shape = tuple(input_shape[0]), tuple(input_shape[1])
+        channels = x_shape[self.axis]
+        if channels is None or len(c_shape) != 2 or c_shape[-1] is None:
+            raise ValueError(
+                "VectorConditionalBatchNormalization needs `x` with a known "
+                "channel axis and `c` of shape `[N, D]` with D known. "
+                f"Received: x {x_shape} (axis={self.axis}), c {c_shape}"
+            )
+        self._rank = len(x_shape)
+        self._channel_axis = self.axis % self._rank
+        self.batch_norm.build(x_shape)
+        units = c_shape[-1]
+        if self.hidden_units is not None:
+            self.hidden_kernel = self.add_weight(
+                shape=(units, self.hidden_units),
+                initializer="glorot_uniform", name="hidden_kernel")
+            self.hidden_bias = self.add_weight(
+                shape=(self.hidden_units,), initializer="zeros",
+                name="hidden_bias")
+            units = self.hidden_units
+        self.gamma_kernel = self.add_weight(
+            shape=(units, channels), initializer="zeros",
+            name="gamma_kernel")
+        self.gamma_bias = self.add_weight(
+            shape=(channels,), initializer="zeros", name="gamma_bias")
+        self.beta_kernel = self.add_weight(
+            shape=(units, channels), initializer="zeros",
+            name="beta_kernel")
+        self.beta_bias = self.add_weight(
+            shape=(channels,), initializer="zeros", name="beta_bias")
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x, c = inputs
+        x_hat = self.batch_norm(x, training=training)
+        h = ops.cast(c, x_hat.dtype)
+        if self.hidden_units is not None:
+            h = ops.relu(ops.matmul(h, self.hidden_kernel) + self.hidden_bias)
+        gamma = 1.0 + ops.matmul(h, self.gamma_kernel) + self.gamma_bias
+        beta = ops.matmul(h, self.beta_kernel) + self.beta_bias
+        shape = [-1] + [1] * (self._rank - 1)
+        shape[self._channel_axis] = ops.shape(gamma)[-1]
+        return (x_hat * ops.reshape(gamma, shape)
+                + ops.reshape(beta, shape))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "hidden_units": self.hidden_units,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "axis": self.axis,
+        }

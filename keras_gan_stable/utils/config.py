@@ -120,6 +120,7 @@ DEFAULT_CONFIG = {
         "refinement_stages": 1,
         "stage_discriminators": False,
         "d_projection": False,
+        "sentence_affine": False,
         "residual_blocks": 1,
         "damsm": None,
         "damsm_steps": 3000,
@@ -599,6 +600,10 @@ def validate_text(config):
     if not isinstance(text.get("d_projection"), bool):
         _fail("text.d_projection", text.get("d_projection"),
               "true (add a projection term to the discriminator) or false")
+    if not isinstance(text.get("sentence_affine"), bool):
+        _fail("text.sentence_affine", text.get("sentence_affine"),
+              "true (the generator's batch normalisations take their scale "
+              "and shift from the sentence) or false")
     v = text.get("mismatch_weight")
     if not (_is_num(v) and 0 <= v <= 1):
         _fail("text.mismatch_weight", v, "a number in [0, 1]")
@@ -635,6 +640,10 @@ def validate_text(config):
     if arch != "stackgan" and text.get("refinement_stages", 1) < 1:
         _fail("text.refinement_stages", text.get("refinement_stages"),
               f"an integer >= 1 for model.architecture={arch}")
+    if arch == "stackgan" and text.get("sentence_affine"):
+        _fail("text.sentence_affine", True, "false for model.architecture="
+              "stackgan (it conditions the AttnGAN / DM-GAN generator's "
+              "batch normalisations; use --recipe attngan or dmgan)")
     return config
 
 
