@@ -7,8 +7,8 @@ It generates one image per caption for each of `--seeds` and reads the
 first object's shape with the run's attribute classifier, as the run's final
 metrics do. Prints, per seed and for the real images:
 - shape accuracy and the confusion matrix (rows: caption, columns: read);
-- accuracy per shape word of the caption (the synonyms of `captioned_shapes`)
-  and per colour for circles;
+- accuracy per shape word of the caption (the synonyms of `captioned_shapes`),
+  per colour for circles, and per shape and size;
 - how much the noise changes the image: the mean absolute difference
   between images of the same captions from two seeds (images in [-1, 1]).
 
@@ -48,7 +48,7 @@ def main():
 
     from keras_gan_stable import text_run
     from keras_gan_stable.data.captioned_shapes import (
-        COLOURS, SHAPES, captioned_shapes)
+        COLOURS, SHAPES, SIZES, captioned_shapes)
     from keras_gan_stable.metrics.attributes import read_attributes
 
     gan, tokenizer, config = text_run.load_text_run(args.run)
@@ -81,9 +81,16 @@ def main():
             if pick.any():
                 circles[colour] = [int(pick.sum()),
                                    float((read[pick] == 0).mean())]
+        by_size = {}
+        for k, shape in enumerate(SHAPES):
+            for z, name in enumerate(SIZES):
+                pick = (truth == k) & (attrs["size"] == z)
+                if pick.any():
+                    by_size[f"{name} {shape}"] = [
+                        int(pick.sum()), float((read[pick] == k).mean())]
         return {"accuracy": float((read == truth).mean()),
                 "confusion": matrix.tolist(), "by_word": words,
-                "circles_by_colour": circles}
+                "circles_by_colour": circles, "by_shape_and_size": by_size}
 
     rows = {"real": score(np.asarray(real))}
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -110,6 +117,9 @@ def main():
         print("  circles by colour: " + ", ".join(
             f"{c} {v[1]:.2f} ({v[0]})"
             for c, v in r["circles_by_colour"].items()))
+        print("  by shape and size: " + ", ".join(
+            f"{c} {v[1]:.2f} ({v[0]})"
+            for c, v in r["by_shape_and_size"].items()))
     if "noise_effect" in rows:
         print(f"\nmean |G(c, z) - G(c, z')|: {rows['noise_effect']:.4f}; "
               f"between neighbouring captions, one z: "
