@@ -5,8 +5,9 @@ output.tensorboard=false` for each recipe (default `stackgan`, `attngan`,
 `dmgan`) at its recipe budget, each in its own process with one thread
 (the runs may go side by side: budgets are G steps, so the machine's load
 changes wall time only), then reads each run's `summary.json`: attribute
-accuracy per attribute on single-object captions, two-object captions and
-held-out colour/shape combinations, R-precision, FID (in the R-precision
+accuracy per attribute on single-object captions (all, and those whose
+colour/shape pair is not held out), two-object captions and held-out
+colour/shape combinations, R-precision, FID (in the R-precision
 DAMSM's image features; runs without it show "-"), the same on real
 held-out images (the ceiling), and the run's training CPU-seconds (and
 the whole process's, DAMSM pretraining and metrics included, for runs it
@@ -35,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._machine import run_metadata  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-GROUPS = ("single_object", "two_objects", "heldout")
+GROUPS = ("single_object", "single_object_seen", "two_objects", "heldout")
 ATTRS = ("colour", "shape", "size", "position")
 
 
@@ -105,10 +106,26 @@ def _yaml(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
+def seen_pairs(folder):
+    """`single_object_seen_*` (and `real_*`) of a run scored before that
+    group existed: the library's `text_metrics` on the run's own held-out
+    captions, attribute accuracy only (its cached classifier, no
+    R-precision DAMSM), images from seed 0 as in the run."""
+    from keras_gan_stable import text_run
+
+    gan, tokenizer, config = text_run.load_text_run(folder)
+    _, _, test = text_run.load_captioned(config)
+    config["text"]["eval_damsm_steps"] = 0
+    m = text_run.text_metrics(gan, tokenizer, test, config, folder)
+    return {k: v for k, v in m.items() if "single_object_seen_" in k}
+
+
 def row(recipe, work):
     with open(os.path.join(work, recipe, "summary.json")) as f:
         summary = json.load(f)
     m = summary["metrics"]
+    if "single_object_seen_shape" not in m and "single_object_shape" in m:
+        m.update(seen_pairs(os.path.join(work, recipe)))
     cpu = os.path.join(work, recipe + ".cpu.json")
     if os.path.exists(cpu):
         with open(cpu) as f:
@@ -122,8 +139,9 @@ def row(recipe, work):
            "fid": m.get("fid"), "real_fid": m.get("real_fid")}
     for g in GROUPS:
         for a in ATTRS:
-            out[f"{g}_{a}"] = m[f"{g}_{a}"]
-            out[f"real_{g}_{a}"] = m[f"real_{g}_{a}"]
+            # Runs scored before a group existed lack it (None).
+            out[f"{g}_{a}"] = m.get(f"{g}_{a}")
+            out[f"real_{g}_{a}"] = m.get(f"real_{g}_{a}")
     return out
 
 
@@ -153,16 +171,18 @@ def main():
         return "-" if v is None else f"{v:.3f}"
 
     print("| recipe | train CPU-s | process CPU-s | single: colour / shape / "
-          "size / position "
+          "size / position | single, seen pairs: colour / shape "
           "| two objects: colour / shape | held-out pairs: colour / shape "
           "| R-precision | FID |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows + [real]:
         single = " / ".join(fmt(r[f"single_object_{a}"]) for a in ATTRS)
+        seen = " / ".join(fmt(r[f"single_object_seen_{a}"])
+                          for a in ATTRS[:2])
         two = " / ".join(fmt(r[f"two_objects_{a}"]) for a in ATTRS[:2])
         held = " / ".join(fmt(r[f"heldout_{a}"]) for a in ATTRS[:2])
         print(f"| {r['recipe']} | {r.get('train_cpu_s', '-')} | "
-              f"{r.get('process_cpu_s') or '-'} | {single} | "
+              f"{r.get('process_cpu_s') or '-'} | {single} | {seen} | "
               f"{two} | {held} | {fmt(r['r_precision'])} | "
               f"{fmt(r.get('fid'))} |")
     meta = run_metadata()

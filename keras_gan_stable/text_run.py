@@ -558,8 +558,10 @@ def text_metrics(gan, tokenizer, test, config, out_dir=None,
 
     - `attribute_*` (captioned_shapes): attribute accuracy of colour,
       shape, size and position of single-object captions
-      (`single_object_*`), two-object captions and held-out combinations
-      (`heldout_*`), read by an attribute classifier trained on
+      (`single_object_*`; `single_object_seen_*` leaves out those of a
+      held-out colour/shape combination, about a quarter), two-object
+      captions and held-out combinations (`heldout_*`), read by an
+      attribute classifier trained on
       `text.classifier_images` real scenes of every combination (cached
       as `RUN/attribute_classifier.keras`); `real_*`: the same on the
       real held-out images (the ceiling).
@@ -616,7 +618,8 @@ def text_metrics(gan, tokenizer, test, config, out_dir=None,
 
             scores = attribute_accuracy(serve, captions, attrs, clf,
                                         batch_size=len(captions))
-            for group in ("single_object", "two_objects", "heldout"):
+            for group in ("single_object", "single_object_seen",
+                          "two_objects", "heldout"):
                 for key, value in scores[group].items():
                     if key != "count":
                         out[f"{prefix}{group}_{key}"] = float(value)

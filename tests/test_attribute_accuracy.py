@@ -89,9 +89,19 @@ def test_slot_reading_known_answers():
     assert scores["single_object"] == {"count": 1, "colour": 1.0,
                                        "shape": 1.0, "size": 1.0,
                                        "position": 0.0}
+    assert scores["single_object_seen"] == scores["single_object"]
     assert scores["two_objects"]["count"] == 4
     assert scores["heldout"] == {"count": 2, "colour": 1.0, "shape": 1.0,
                                  "size": 1.0, "position": 1.0}
+    # With scene 0's blue square held out, no single object is seen.
+    held = attribute_accuracy(lambda c: np.zeros((len(c), 16, 16, 3)),
+                              ["a", "b", "c"], attrs, clf,
+                              heldout=[("blue", "square")])
+    assert held["single_object"] == scores["single_object"]
+    assert held["single_object_seen"]["count"] == 0
+    assert np.isnan(held["single_object_seen"]["shape"])
+    assert held["heldout"] == {"count": 1, "colour": 1.0, "shape": 1.0,
+                               "size": 1.0, "position": 0.0}
     with pytest.raises(ValueError, match="3 images or captions"):
         attribute_accuracy(lambda c: c, ["a", "b", "c"],
                            {k: v[:1] for k, v in attrs.items()}, clf)

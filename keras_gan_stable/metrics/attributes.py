@@ -228,9 +228,10 @@ def attribute_accuracy(generator_fn, captions, attributes, classifier,
         A dict of groups, each a dict of accuracies in [0, 1] per attribute
         (`colour`, `shape`, `size`, `position`) and `count` (the objects
         counted): `"all"` (every captioned object), `"single_object"`,
-        `"two_objects"` and `"heldout"` (objects whose caption names a
-        held-out combination). A group without objects has accuracies
-        `nan`.
+        `"single_object_seen"` (single objects whose colour and shape are
+        not a held-out combination), `"two_objects"` and `"heldout"`
+        (objects whose caption names a held-out combination). A group
+        without objects has accuracies `nan`.
     """
     captions = list(captions)
     n = _check_attributes(attributes, len(captions))
@@ -284,6 +285,7 @@ def _score(classifier, images, attributes, held):
     groups = {
         "all": present,
         "single_object": present & (n_obj == 1)[:, None],
+        "single_object_seen": present & (n_obj == 1)[:, None] & ~is_held,
         "two_objects": present & (n_obj >= 2)[:, None],
         "heldout": present & is_held,
     }
