@@ -1,11 +1,73 @@
-"""Class-conditional batch normalisation (de Vries et al. 2017; SNGAN)."""
+"""Conditional batch normalisation (de Vries et al. 2017): per class
+(SNGAN) or predicted from a condition vector (a sentence feature)."""
 
 import keras
 from keras import ops
 
 
+class _ConditionalNorm(keras.layers.Layer):
+    """What the conditional batch normalisations share: the checks of
+    `momentum` / `epsilon`, the affine-free `BatchNormalization`, the
+    `[x, condition]` input and the per-sample scale and shift."""
+
+    def __init__(self, momentum, epsilon, axis, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(
+                "`momentum` should be in [0, 1). Received: "
+                f"`momentum={momentum!r}`"
+            )
+        if not float(epsilon) > 0:
+            raise ValueError(
+                f"`epsilon` should be > 0. Received: `epsilon={epsilon!r}`"
+            )
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.axis = int(axis)
+        self.batch_norm = keras.layers.BatchNormalization(
+            axis=self.axis, momentum=self.momentum, epsilon=self.epsilon,
+            center=False, scale=False, dtype=self.dtype_policy,
+            name="batch_norm")
+
+    def _build_norm(self, input_shape, form):
+        """Builds the normalisation of `x`; returns `(x shape, channels)`."""
+        if not isinstance(input_shape, (list, tuple)) or len(
+                input_shape) != 2 or not isinstance(
+                    input_shape[0], (list, tuple)):
+            raise ValueError(
+                f"{type(self).__name__} is called on `{form}`. "
+                f"Received input shape: {input_shape}"
+            )
+        x_shape = tuple(input_shape[0])
+        channels = x_shape[self.axis]
+        if channels is None:
+            raise ValueError(
+                "The channel axis of `x` must be known. Received: "
+                f"shape {x_shape} with `axis={self.axis}`"
+            )
+        self._rank = len(x_shape)
+        self._channel_axis = self.axis % self._rank
+        self.batch_norm.build(x_shape)
+        return x_shape, channels
+
+    def _affine(self, x_hat, gamma, beta):
+        """`x_hat * gamma + beta` with `gamma`, `beta` `[N, C]`."""
+        shape = [-1] + [1] * (self._rank - 1)
+        shape[self._channel_axis] = ops.shape(gamma)[-1]
+        gamma = ops.cast(ops.reshape(gamma, shape), x_hat.dtype)
+        beta = ops.cast(ops.reshape(beta, shape), x_hat.dtype)
+        return x_hat * gamma + beta
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum,
+                "epsilon": self.epsilon, "axis": self.axis}
+
+
 @keras.saving.register_keras_serializable(package="keras_gan_stable")
-class ConditionalBatchNormalization(keras.layers.Layer):
+class ConditionalBatchNormalization(_ConditionalNorm):
     """Batch normalisation whose scale and shift depend on the class label.
 
     The features are normalised by `BatchNormalization` without its own
@@ -43,51 +105,19 @@ class ConditionalBatchNormalization(keras.layers.Layer):
     def __init__(self, num_classes, momentum=0.9, epsilon=1e-5, axis=-1,
                  gamma_initializer="ones", beta_initializer="zeros",
                  **kwargs):
-        super().__init__(**kwargs)
         if isinstance(num_classes, bool) or not isinstance(
                 num_classes, int) or num_classes < 1:
             raise ValueError(
                 "`num_classes` should be a positive integer. Received: "
                 f"`num_classes={num_classes!r}`"
             )
-        if not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(
-                "`momentum` should be in [0, 1). Received: "
-                f"`momentum={momentum!r}`"
-            )
-        if not float(epsilon) > 0:
-            raise ValueError(
-                f"`epsilon` should be > 0. Received: `epsilon={epsilon!r}`"
-            )
+        super().__init__(momentum, epsilon, axis, **kwargs)
         self.num_classes = int(num_classes)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.axis = int(axis)
         self.gamma_initializer = keras.initializers.get(gamma_initializer)
         self.beta_initializer = keras.initializers.get(beta_initializer)
-        self.batch_norm = keras.layers.BatchNormalization(
-            axis=self.axis, momentum=self.momentum, epsilon=self.epsilon,
-            center=False, scale=False, dtype=self.dtype_policy,
-            name="batch_norm")
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(
-                input_shape) != 2 or not isinstance(
-                    input_shape[0], (list, tuple)):
-            raise ValueError(
-                "ConditionalBatchNormalization is called on `[x, labels]`. "
-                f"Received input shape: {input_shape}"
-            )
-        x_shape = tuple(input_shape[0])
-        channels = x_shape[self.axis]
-        if channels is None:
-            raise ValueError(
-                "The channel axis of `x` must be known. Received: "
-                f"shape {x_shape} with `axis={self.axis}`"
-            )
-        self._rank = len(x_shape)
-        self._channel_axis = self.axis % self._rank
-        self.batch_norm.build(x_shape)
+        _, channels = self._build_norm(input_shape, "[x, labels]")
         self.gamma = self.add_weight(
             shape=(self.num_classes, channels),
             initializer=self.gamma_initializer, name="gamma")
@@ -102,22 +132,12 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
         gamma = ops.take(self.gamma, labels, axis=0)  # [N, C]
         beta = ops.take(self.beta, labels, axis=0)
-        shape = [-1] + [1] * (self._rank - 1)
-        shape[self._channel_axis] = ops.shape(gamma)[-1]
-        gamma = ops.cast(ops.reshape(gamma, shape), x_hat.dtype)
-        beta = ops.cast(ops.reshape(beta, shape), x_hat.dtype)
-        return x_hat * gamma + beta
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
+        return self._affine(x_hat, gamma, beta)
 
     def get_config(self):
         return {
             **super().get_config(),
             "num_classes": self.num_classes,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "axis": self.axis,
             "gamma_initializer": keras.initializers.serialize(
                 self.gamma_initializer),
             "beta_initializer": keras.initializers.serialize(
@@ -126,7 +146,7 @@ class ConditionalBatchNormalization(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_gan_stable")
-class VectorConditionalBatchNormalization(keras.layers.Layer):
+class VectorConditionalBatchNormalization(_ConditionalNorm):
     """Batch normalisation whose scale and shift are predicted from a vector.
 
     The conditional batch normalisation of de Vries et al. (2017) for a
@@ -164,7 +184,6 @@ class VectorConditionalBatchNormalization(keras.layers.Layer):
 
     def __init__(self, hidden_units=None, momentum=0.99, epsilon=1e-3,
                  axis=-1, **kwargs):
-        super().__init__(**kwargs)
         if hidden_units is not None and (
                 isinstance(hidden_units, bool)
                 or not isinstance(hidden_units, int) or hidden_units < 1):
@@ -172,43 +191,18 @@ class VectorConditionalBatchNormalization(keras.layers.Layer):
                 "`hidden_units` should be a positive integer or None. "
                 f"Received: `hidden_units={hidden_units!r}`"
             )
-        if not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(
-                "`momentum` should be in [0, 1). Received: "
-                f"`momentum={momentum!r}`"
-            )
-        if not float(epsilon) > 0:
-            raise ValueError(
-                f"`epsilon` should be > 0. Received: `epsilon={epsilon!r}`"
-            )
+        super().__init__(momentum, epsilon, axis, **kwargs)
         self.hidden_units = hidden_units
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.axis = int(axis)
-        self.batch_norm = keras.layers.BatchNormalization(
-            axis=self.axis, momentum=self.momentum, epsilon=self.epsilon,
-            center=False, scale=False, dtype=self.dtype_policy,
-            name="batch_norm")
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(
-                input_shape) != 2 or not isinstance(
-                    input_shape[0], (list, tuple)):
+        c_shape = (tuple(input_shape[1]) if isinstance(
+            input_shape, (list, tuple)) and len(input_shape) == 2 else ())
+        if len(c_shape) != 2 or c_shape[-1] is None:
             raise ValueError(
-                "VectorConditionalBatchNormalization is called on `[x, c]`. "
-                f"Received input shape: {input_shape}"
+                "VectorConditionalBatchNormalization needs `c` of shape "
+                f"`[N, D]` with D known. Received input shape: {input_shape}"
             )
-        x_shape, c_shape = tuple(input_shape[0]), tuple(input_shape[1])
-        channels = x_shape[self.axis]
-        if channels is None or len(c_shape) != 2 or c_shape[-1] is None:
-            raise ValueError(
-                "VectorConditionalBatchNormalization needs `x` with a known "
-                "channel axis and `c` of shape `[N, D]` with D known. "
-                f"Received: x {x_shape} (axis={self.axis}), c {c_shape}"
-            )
-        self._rank = len(x_shape)
-        self._channel_axis = self.axis % self._rank
-        self.batch_norm.build(x_shape)
+        _, channels = self._build_norm(input_shape, "[x, c]")
         units = c_shape[-1]
         if self.hidden_units is not None:
             self.hidden_kernel = self.add_weight(
@@ -238,19 +232,7 @@ class VectorConditionalBatchNormalization(keras.layers.Layer):
             h = ops.relu(ops.matmul(h, self.hidden_kernel) + self.hidden_bias)
         gamma = 1.0 + ops.matmul(h, self.gamma_kernel) + self.gamma_bias
         beta = ops.matmul(h, self.beta_kernel) + self.beta_bias
-        shape = [-1] + [1] * (self._rank - 1)
-        shape[self._channel_axis] = ops.shape(gamma)[-1]
-        return (x_hat * ops.reshape(gamma, shape)
-                + ops.reshape(beta, shape))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
+        return self._affine(x_hat, gamma, beta)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "hidden_units": self.hidden_units,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "axis": self.axis,
-        }
+        return {**super().get_config(), "hidden_units": self.hidden_units}
