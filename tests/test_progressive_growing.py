@@ -105,10 +105,51 @@ def test_schedule_per_resolution_lengths_and_start_resolution():
     assert schedule.phases == [(1, "stable", 0, 5), (2, "fade", 5, 10),
                                (2, "stable", 15, 0)]
     assert schedule.state_at(12) == (2, 0.7, "fade")
-    assert cb.steps_required(n_critic=1) == 2 + 5
-    assert cb.steps_required(n_critic=2) == 1 + 3
+    # n_critic 1: 4 images a step at 8x8 (0 -> 4 -> 8: the second step
+    # crosses into the fade at 5), then 2 a step from 8 to 16 >= 15.
+    assert cb.steps_required(n_critic=1) == 2 + 4
+    # n_critic 2: one step of 8 ends the stable phase, then 8 -> 12 -> 16.
+    assert cb.steps_required(n_critic=2) == 1 + 2
     with pytest.raises(ValueError, match="no entry for resolution"):
         ProgressiveGrowing(batch_size={4: 8}).build_schedule(num_levels=2)
+
+
+@pytest.mark.parametrize("fade,stable,batch,n_critic", [
+    (96, 96, 64, 1), (100, 100, 64, 1), (1000, 1000, 64, 5),
+    ({4: 0, 8: 30, 16: 10}, {4: 7, 8: 5, 16: 3}, {4: 3, 8: 4, 16: 2}, 2),
+])
+def test_steps_required_is_the_callbacks_own_count(fade, stable, batch,
+                                                   n_critic):
+    # The reference walks the schedule as the callback does: each step adds
+    # n_critic * B(level where it starts) images until the schedule is done.
+    cb = ProgressiveGrowing(fade_images=fade, stable_images=stable,
+                            batch_size=batch)
+    schedule = cb.build_schedule(num_levels=3)
+    shown = steps = 0
+    while schedule.state_at(shown)[2] != "done":
+        shown += n_critic * cb.batch_size_at(schedule.state_at(shown)[0])
+        steps += 1
+    assert cb.steps_required(n_critic=n_critic) == steps
+
+
+@pytest.mark.multibackend
+def test_ema_generator_follows_the_level_and_alpha():
+    # The EMA copy starts with the generator's weights, so at any level and
+    # alpha it must draw exactly the generator's images.
+    keras.utils.set_random_seed(5)
+    g = progan_generator(LATENT, (16, 16, 1), filters=4)
+    d = progan_discriminator((16, 16, 1), filters=4)
+    g.set_progress(0, 1.0)
+    gan = ProGAN(g, d, seed=5, ema_decay=0.999)
+    assert gan.ema_generator.level == 0
+    np.testing.assert_array_equal(gan.generate(4, seed=1, use_ema=True),
+                                  gan.generate(4, seed=1, use_ema=False))
+    for level, alpha in ((1, 0.25), (2, 0.5), (1, 1.0)):
+        gan.set_progress(level, alpha)
+        assert gan.ema_generator.level == level
+        np.testing.assert_array_equal(
+            gan.generate(4, seed=1, use_ema=True),
+            gan.generate(4, seed=1, use_ema=False))
 
 
 @pytest.mark.parametrize("kwargs", [

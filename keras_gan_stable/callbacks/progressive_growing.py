@@ -205,10 +205,18 @@ class ProgressiveGrowing(keras.callbacks.Callback):
             if num_levels is None:
                 raise ValueError("Pass `num_levels` before the model is set.")
             self.build_schedule(num_levels)
-        steps = 0
-        for level, _, _, length in self.schedule.phases:
+        # A step counts `n_critic * B` images at the level where it starts,
+        # and a batch that crosses a phase boundary counts them all, so the
+        # next phase starts part-way: walk the phases with that carry.
+        steps = shown = 0
+        for level, _, start, length in self.schedule.phases:
+            end = start + length
+            if shown >= end:
+                continue
             per_step = n_critic * self._batch[level - self.schedule.first_level]
-            steps += -(-length // per_step)
+            k = -(-(end - shown) // per_step)
+            steps += k
+            shown += k * per_step
         return steps
 
     def batch_size_at(self, level):

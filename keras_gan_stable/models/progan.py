@@ -94,6 +94,10 @@ class ProGAN(GAN):
             self.image_shape = tuple(generator.image_shape)
         self.num_levels = int(generator.num_levels)
         self._level = int(generator.level)
+        if self.ema_generator is not None:
+            # The clone starts at the top level whatever the generator's.
+            self.ema_generator.set_progress(
+                self._level, float(ops.convert_to_numpy(generator.alpha)))
         self.active_batch_size = None
         self.progress_level = self.add_weight(
             shape=(), dtype="int32", trainable=False, name="progress_level",
@@ -136,6 +140,11 @@ class ProGAN(GAN):
         alpha = float(alpha)
         self.generator.set_progress(level, alpha)
         self.discriminator.set_progress(level, alpha)
+        if self.ema_generator is not None:
+            # Samples, grids, metrics and export draw through the EMA copy:
+            # it must run the level being trained, not the untrained blocks
+            # above it.
+            self.ema_generator.set_progress(level, alpha)
         changed = level != self._level or batch_size != self.active_batch_size
         self._level = level
         self.active_batch_size = None if batch_size is None else int(batch_size)
