@@ -10,7 +10,6 @@ from keras import ops
 from keras_gan_stable.architectures.progan import progan_discriminator
 from keras_gan_stable.architectures.progan import progan_generator
 from keras_gan_stable.callbacks.progressive_growing import ProgressiveGrowing
-from keras_gan_stable.callbacks.progressive_growing import ProgressiveSchedule
 from keras_gan_stable.layers.progan import resample
 from keras_gan_stable.models.progan import ProGAN
 
