@@ -205,10 +205,10 @@ def train_recipe_steps(recipe, data_path, steps, scorer, work, seed=0,
     budget; the CPU-seconds it took are recorded), scored at its end."""
     import keras
 
-    from keras_gan_stable.recipes import get_recipe
     from keras_gan_stable.run import Run, load_gan, resolve_config
 
-    t = get_recipe(recipe)["train"]
+    t = resolve_config(recipe=recipe, data=data_path,
+                       overrides=list(overrides))["train"]
     out = os.path.join(work, recipe + "".join(f"[{o}]" for o in overrides))
     keras.backend.clear_session()
     config = resolve_config(
@@ -295,10 +295,11 @@ def train_sized_budgets(recipe, data_path, budgets_s, scorer, work, seed=0,
     budget; each row records the CPU-seconds its run took."""
     import keras
 
-    from keras_gan_stable.recipes import get_recipe
     from keras_gan_stable.run import Run, load_gan, resolve_config
 
-    t = get_recipe(recipe)["train"]
+    # The recipe's batch size and n_critic, as the overrides leave them.
+    t = resolve_config(recipe=recipe, data=data_path,
+                       overrides=list(overrides))["train"]
     per_step = t["batch_size"] * t["n_critic"]
 
     def one_run(name, steps, cap_s):
