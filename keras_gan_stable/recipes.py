@@ -422,18 +422,6 @@ def build_networks(config, data_shape, num_classes=None):
                                     num_classes=num_classes))
     if arch in ("sngan_cnn", "sngan_resnet"):
         kind = arch.split("_")[1]
-        try:
-            import keras_gan_stable.architectures.sngan  # noqa: F401
-        except ImportError:
-            # Older installations without the SNGAN builders: DCGAN networks
-            # with no normalisation in D, trained with the SNGAN objective.
-            import warnings
-
-            warnings.warn("SNGAN builders not found; using DCGAN networks.")
-            return build_networks(
-                {**config, "model": {**model, "architecture": "dcgan",
-                                     "d_normalization": "none"}},
-                data_shape, num_classes)
         g_fn, d_fn = _import("keras_gan_stable.architectures.sngan",
                              f"sngan_{kind}_generator",
                              f"sngan_{kind}_discriminator")
